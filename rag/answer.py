@@ -1,0 +1,152 @@
+"""The offline extractive answerer: pick the passage sentences that best answer the question, cite each one."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .sentences import metadata_sentences
+from .text import content_tokens, fold, numbers_in
+from .types import Citation, Hit
+
+REFUSAL_TEXT = "The documents don't answer this question."
+_SOURCE_REF = re.compile(r"\[(\d{1,3})\]")
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that could go into the answer."""
+
+    hit_rank: int
+    sentence: str
+    score: float
+    lexical: float
+    dense: float
+
+
+def answer_type(question: str) -> str:
+    """Coarse expected answer type from the question's wording."""
+    q = fold(question)
+    if re.search(r"\bhow (many|much|fast|large|big|long|often)\b|\bspeed ?up\b|\bpercent|\bfaster\b|\bby what factor\b|\bwhat (fraction|share|ratio)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (date|day|year|month|time)\b", q):
+        return "date"
+    if re.search(r"\bwho\b|\bwhich (company|companies|lab|labs|institution|institutions|group|team|organi[sz]ation|university|universities|authors?)\b|\bauthors?\b|\baffiliat", q):
+        return "who"
+    return "other"
+
+
+def _type_bonus(kind: str, sentence: str) -> float:
+    s = fold(sentence)
+    if kind == "number":
+        return 0.08 if re.search(r"\d", s) else 0.0
+    if kind == "date":
+        return 0.08 if re.search(rf"\b(19|20)\d\d\b|\b{_MONTHS}\b", s) else 0.0
+    if kind == "who":
+        return 0.06 if re.search(r"@\w|\bare from\b|\bis by\b|\b[A-Z][a-z]+ [A-Z][a-z]+", sentence) else 0.0
+    return 0.0
+
+
+def weighted_coverage(q_tokens: list[str], text_tokens: set[str], idf) -> float:
+    """Share of the question's IDF mass whose tokens appear in the text."""
+    total = sum(idf(t) for t in q_tokens)
+    return sum(idf(t) for t in q_tokens if t in text_tokens) / total if total else 0.0
+
+
+def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences: list[list[str]],
+                    vectors: list[np.ndarray], idf) -> list[Candidate]:
+    """Score every sentence of the hits by dense similarity, IDF-weighted overlap, rank and answer type."""
+    q_tokens = list(dict.fromkeys(content_tokens(question)))
+    kind = answer_type(question)
+    wants_people = kind == "who" or bool(re.search(r"\b(authors?|wrote|institutions?|affiliat\w*|universit\w*|compan\w*)\b", fold(question)))
+    out = []
+    for rank, (hit, sents, vecs) in enumerate(zip(hits, sentences, vectors)):
+        if not wants_people:  # author and institution facts only answer questions about people
+            n_meta = len(metadata_sentences(hit.chunk))
+            sents, vecs = sents[: len(sents) - n_meta], vecs[: len(vecs) - n_meta]
+        if not sents:
+            continue
+        dense = vecs @ qvec if len(vecs) else np.zeros(len(sents))
+        # Words of the chunk's title count for every sentence: "it" in a sentence refers to the titled system.
+        title_tokens = set(content_tokens(hit.chunk.title + " " + (hit.chunk.metadata.get("name") or "")))
+        for s, d in zip(sents, dense):
+            lex = weighted_coverage(q_tokens, set(content_tokens(s)) | title_tokens, idf)
+            score = 0.5 * float(d) + 0.5 * lex + 0.04 / (rank + 1) + _type_bonus(kind, s)
+            out.append(Candidate(rank, s, score, lex, float(d)))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def _jaccard(a: str, b: str) -> float:
+    ta, tb = set(content_tokens(a)), set(content_tokens(b))
+    return len(ta & tb) / max(1, len(ta | tb))
+
+
+def select(cands: list[Candidate], max_sentences: int, per_chunk: int = 2) -> list[Candidate]:
+    """Best sentences within a margin of the top one, at most per_chunk per chunk, no near-duplicates."""
+    if not cands:
+        return []
+    best = cands[0].score
+    chosen: list[Candidate] = []
+    for c in cands:
+        if len(chosen) >= max_sentences or c.score < max(best - 0.15, 0.75 * best):
+            break
+        if sum(1 for x in chosen if x.hit_rank == c.hit_rank) >= per_chunk:
+            continue
+        if any(_jaccard(c.sentence, x.sentence) > 0.6 for x in chosen):
+            continue
+        chosen.append(c)
+    return chosen
+
+
+def display_sentence(sentence: str, hit: Hit) -> str:
+    """The sentence as shown in an answer: article refs spelled out, the poster's name added when missing."""
+    text = _SOURCE_REF.sub(lambda m: f" (source {m.group(1)})", sentence).replace("  ", " ")
+    name = hit.chunk.metadata.get("name") or ""
+    if hit.chunk.kind in ("poster", "notes") and name and fold(name) not in fold(text):
+        text = f"{name}: {text}"
+    return text.strip()
+
+
+def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, list[Citation]]:
+    """Answer text with a [n] marker after every sentence, and the citations in marker order."""
+    markers: dict[int, int] = {}
+    citations: list[Citation] = []
+    parts = []
+    for c in chosen:
+        hit = hits[c.hit_rank]
+        if c.hit_rank not in markers:
+            markers[c.hit_rank] = len(markers) + 1
+            citations.append(make_citation(markers[c.hit_rank], hit, c.sentence))
+        text = display_sentence(c.sentence, hit)
+        if text[-1] not in ".!?":
+            text += "."
+        parts.append(f"{text[:-1]} [{markers[c.hit_rank]}]{text[-1]}")
+    return " ".join(parts), citations
+
+
+def make_citation(marker: int, hit: Hit, sentence: str) -> Citation:
+    """A citation of a hit, carrying the sentence it supports."""
+    ch = hit.chunk
+    return Citation(marker, ch.id, ch.kind, ch.title, ch.text, ch.metadata.get("url"), sentence, dict(ch.metadata))
+
+
+def supported(question: str, hits: list[Hit], idf, vocabulary: set[str], top_dense: float,
+              min_support: float) -> tuple[bool, str]:
+    """Whether the retrieved passages can answer: enough of the question's weighted terms appear in them."""
+    q_tokens = list(dict.fromkeys(content_tokens(question)))
+    if not q_tokens:
+        return (top_dense >= 0.5, "the question has no searchable words")
+    text_tokens: set[str] = set()
+    for h in hits[:3]:
+        text_tokens |= set(content_tokens(h.chunk.search_text))
+    coverage = weighted_coverage(q_tokens, text_tokens, idf)
+    unknown = [t for t in q_tokens if t not in vocabulary and not t.isdigit()]
+    numbers_missing = [n for n in numbers_in(question) if n not in vocabulary]
+    if coverage < min_support:
+        return False, f"only {coverage:.0%} of the question's key terms appear in the best passages"
+    if (unknown or numbers_missing) and coverage < 0.6:
+        missing = ", ".join((unknown + numbers_missing)[:3])
+        return False, f"the documents never mention {missing}"
+    return True, ""

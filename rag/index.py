@@ -1,0 +1,191 @@
+"""Build, save, load and validate `index/`: FAISS vectors, chunks, sentence vectors and a manifest."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings, corpus_files, file_sha256, index_fingerprint
+from .corpus import load_corpus
+from .embed import Embedder
+from .sentences import chunk_sentences
+from .types import Chunk
+
+log = logging.getLogger(__name__)
+
+FAISS_FILE, CHUNKS_FILE, SENTS_FILE, MANIFEST_FILE = "vectors.faiss", "chunks.jsonl", "sentences.npy", "manifest.json"
+INDEX_FORMAT = 1
+
+
+class IndexError_(RuntimeError):
+    """Base class for index problems."""
+
+
+class IndexMissingError(IndexError_):
+    """No index has been built yet."""
+
+
+class IndexStaleError(IndexError_):
+    """The index was built from other corpus files or settings."""
+
+
+class IndexCorruptError(IndexError_):
+    """The index files are damaged or inconsistent."""
+
+
+@dataclass
+class LoadedIndex:
+    """An index in memory: chunks, their vectors, and per-sentence vectors for answer selection."""
+
+    chunks: list[Chunk]
+    faiss_index: object
+    sentences: list[list[str]]
+    sentence_vectors: np.ndarray
+    sentence_owner: np.ndarray  # chunk position of each sentence row
+    manifest: dict
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint recorded when the index was built."""
+        return self.manifest["fingerprint"]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _lock(settings: Settings):
+    from filelock import FileLock
+
+    settings.index_dir.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(settings.index_dir.parent / f".{settings.index_dir.name}.lock"), timeout=600)
+
+
+def build_index(settings: Settings, embedder: Embedder, progress: bool = True) -> Path:
+    """Chunk the corpus, embed it and write the index atomically (temp dir, then rename), under a file lock."""
+    with _lock(settings):
+        return _build_locked(settings, embedder, progress)
+
+
+def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Path:
+    import faiss
+
+    t0 = time.perf_counter()
+    chunks = load_corpus(settings.corpus_dir)
+    log.info("chunked corpus into %d chunks", len(chunks))
+    sentences = [chunk_sentences(c) for c in chunks]
+    flat = [s for ss in sentences for s in ss]
+    vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.embed_batch_size, progress)
+    chunk_vecs, sent_vecs = vecs[: len(chunks)], vecs[len(chunks):]
+
+    index = faiss.IndexFlatIP(embedder.dimension)
+    index.add(chunk_vecs)
+
+    parent = settings.index_dir.parent
+    tmp = parent / f".{settings.index_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    faiss.write_index(index, str(tmp / FAISS_FILE))
+    records = [dict(c.to_dict(), sentences=s) for c, s in zip(chunks, sentences)]
+    chunk_bytes = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    (tmp / CHUNKS_FILE).write_bytes(chunk_bytes)
+    np.save(tmp / SENTS_FILE, sent_vecs.astype(np.float16))
+    manifest = {
+        "format": INDEX_FORMAT,
+        "model": embedder.name,
+        "dimension": embedder.dimension,
+        "chunk_settings": settings.chunk_settings(),
+        "corpus_files": {p.name: file_sha256(p) for p in corpus_files(settings)},
+        "fingerprint": index_fingerprint(settings),
+        "chunk_count": len(chunks),
+        "sentence_count": len(flat),
+        "files": {n: file_sha256(tmp / n) for n in (FAISS_FILE, CHUNKS_FILE, SENTS_FILE)},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    for f in tmp.iterdir():  # make the files durable before the rename publishes them
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+    old = parent / f".{settings.index_dir.name}.old-{os.getpid()}"
+    if settings.index_dir.exists():
+        os.rename(settings.index_dir, old)
+    os.rename(tmp, settings.index_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    log.info("built index %s: %d chunks, %d sentences in %.1fs", manifest["fingerprint"],
+             len(chunks), len(flat), time.perf_counter() - t0)
+    return settings.index_dir
+
+
+def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+    """Embed texts in batches behind one progress bar."""
+    from tqdm import tqdm
+
+    out = []
+    with tqdm(total=len(texts), desc="Embedding chunks and sentences", unit="text", disable=not progress) as bar:
+        for i in range(0, len(texts), batch_size):
+            out.append(embedder.encode(texts[i:i + batch_size], batch_size))
+            bar.update(len(texts[i:i + batch_size]))
+    return np.vstack(out) if out else np.zeros((0, embedder.dimension), np.float32)
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of an index folder; raises IndexMissingError or IndexCorruptError."""
+    path = index_dir / MANIFEST_FILE
+    if not path.exists():
+        raise IndexMissingError(f"No index at {index_dir}. Build it with `rag build`.")
+    try:
+        manifest = json.loads(path.read_text())
+        manifest["fingerprint"], manifest["files"], manifest["chunk_count"]  # noqa: B018 - key check
+    except (ValueError, KeyError, TypeError) as e:
+        raise IndexCorruptError(f"Index manifest {path} is unreadable ({e}). Rebuild with `rag build --force`.") from e
+    return manifest
+
+
+def check_fresh(manifest: dict, settings: Settings) -> None:
+    """Raise IndexStaleError if the corpus or chunk settings changed since the build."""
+    current = index_fingerprint(settings)
+    if manifest["fingerprint"] != current:
+        changed = [n for n, h in {p.name: file_sha256(p) for p in corpus_files(settings)}.items()
+                   if manifest.get("corpus_files", {}).get(n) != h]
+        why = f"corpus files changed: {', '.join(changed)}" if changed else "chunk or model settings changed"
+        raise IndexStaleError(f"Index {manifest['fingerprint']} is stale ({why}).")
+
+
+def load_index(settings: Settings) -> LoadedIndex:
+    """Load and verify an index: every file's hash must match the manifest, counts must agree."""
+    import faiss
+
+    d = settings.index_dir
+    manifest = read_manifest(d)
+    fix = "Rebuild it with `rag build --force`."
+    for name, digest in manifest["files"].items():
+        f = d / name
+        if not f.exists():
+            raise IndexCorruptError(f"Index file {f} is missing. {fix}")
+        if file_sha256(f) != digest:
+            raise IndexCorruptError(f"Index file {f} does not match its manifest (truncated or modified). {fix}")
+    try:
+        index = faiss.read_index(str(d / FAISS_FILE))
+        records = [json.loads(line) for line in (d / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()]
+        sent_vecs = np.load(d / SENTS_FILE).astype(np.float32)
+    except Exception as e:  # faiss raises RuntimeError, json ValueError, numpy ValueError
+        raise IndexCorruptError(f"Index at {d} cannot be read ({e}). {fix}") from e
+    if not (index.ntotal == len(records) == manifest["chunk_count"]):
+        raise IndexCorruptError(
+            f"Index at {d} is inconsistent: {index.ntotal} vectors, {len(records)} chunks, "
+            f"manifest says {manifest['chunk_count']}. {fix}")
+    sentences = [r.pop("sentences") for r in records]
+    if sum(map(len, sentences)) != sent_vecs.shape[0]:
+        raise IndexCorruptError(f"Index at {d} has mismatched sentence vectors. {fix}")
+    chunks = [Chunk(**r) for r in records]
+    owner = np.repeat(np.arange(len(chunks)), [len(s) for s in sentences])
+    return LoadedIndex(chunks, index, sentences, sent_vecs, owner, manifest)

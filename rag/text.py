@@ -1,0 +1,136 @@
+"""Pure text helpers: LaTeX clean-up, tokenising, sentence splitting, question normalising."""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+_LATEX_SYMBOLS = {
+    r"\times": "×", r"\sim": "~", r"\approx": "≈", r"\leq": "≤", r"\le": "≤", r"\geq": "≥",
+    r"\ge": "≥", r"\rightarrow": "→", r"\to": "→", r"\pm": "±", r"\mu": "μ", r"\top": "ᵀ",
+    r"\cdot": "·", r"\%": "%", r"\&": "&", r"\_": "_", r"\#": "#", r"\$": "$",
+}
+_LATEX_WRAPPERS = re.compile(r"\\(?:textbf|emph|textit|underline|mathrm|mathbf|boldsymbol|text|url|texttt)\{([^{}]*)\}")
+_LATEX_SYMBOL_RE = re.compile("|".join(re.escape(k) + (r"(?![a-zA-Z])" if k[-1].isalpha() else "") for k in sorted(_LATEX_SYMBOLS, key=len, reverse=True)))
+_LATEX_MACRO = re.compile(r"\\([a-zA-Z]+)\b\s?")  # leftover custom macros such as \sys or \name
+_MATH = re.compile(r"\$([^$]{0,80})\$")
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being this that these those
+    it its into than then there their they them we our you your he she his her i me my do does did done doing have has
+    had having can could should would will shall may might must not no nor so such too very just also about above below
+    up down out over under again further once here when where why how what which who whom whose all any both each few
+    more most other some only own same s t don now via per vs tell say says said according much many""".split()
+)
+_IRREGULAR = {"won": "win", "wrote": "write", "written": "write", "held": "hold", "led": "lead", "made": "make",
+              "built": "build", "gave": "give", "given": "give", "got": "get", "took": "take", "taken": "take",
+              "ran": "run", "grew": "grow", "began": "begin", "chose": "choose", "chosen": "choose",
+              "found": "find", "brought": "bring", "sought": "seek", "spoke": "speak", "spoken": "speak"}
+QUESTION_WORDS = frozenset("what which who whom whose when where why how much many does do did is are was were".split())
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
+
+
+def clean_latex(text: str, macro_name: str | None = None) -> str:
+    """Turn LaTeX escapes and inline math into plain Unicode text; custom macros (\\sys) become macro_name."""
+    text = html.unescape(text)
+    for _ in range(3):  # nested wrappers such as \mathbf{\emph{x}}
+        text = _LATEX_WRAPPERS.sub(r"\1", text)
+    text = _MATH.sub(lambda m: m.group(1), text)
+    text = _LATEX_SYMBOL_RE.sub(lambda m: _LATEX_SYMBOLS[m.group(0)], text)
+    text = _LATEX_MACRO.sub(lambda m: (macro_name or m.group(1)) + " ", text)
+    text = text.replace("{", "").replace("}", "").replace("--", "–")
+    text = re.sub(r"(\d)\s+×", r"\1×", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, for matching."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens, keeping numbers like 1.7 and names like fp8-flow-moe whole."""
+    return _TOKEN.findall(fold(text).replace("×", " "))
+
+
+_STEMMER = None
+
+
+def stem(token: str) -> str:
+    """Snowball (Porter2) stem, with common irregular verbs mapped first; numbers and short tokens unchanged."""
+    global _STEMMER
+    if token in _IRREGULAR:
+        return _IRREGULAR[token]
+    if len(token) <= 3 or not token.isalpha():
+        return token
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER.stemWord(token)
+
+
+def content_tokens(text: str) -> list[str]:
+    """Tokens without stopwords, lightly stemmed, also split on hyphens, for overlap measures."""
+    out: list[str] = []
+    for tok in tokenize(text):
+        parts = [tok] + (tok.split("-") if "-" in tok else [])
+        for p in parts:
+            if p and p not in STOPWORDS and (len(p) > 1 or p.isdigit()):
+                out.append(stem(p))
+    return out
+
+
+_ABBREV = re.compile(r"\b(?:e\.g|i\.e|et al|vs|Fig|Eq|approx|resp|cf|No|Dr|Mr|Ms|U\.S)\.$", re.I)
+_SENT_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[]?[A-Z0-9@#])|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences, keeping abbreviations such as e.g. and numbers like 1.7× intact."""
+    pieces = _SENT_END.split(text)
+    out: list[str] = []
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def normalize_question(question: str, max_chars: int = 2000) -> tuple[str, list[str]]:
+    """Clean a raw question: control characters, odd whitespace, over-long input. Returns (question, notes)."""
+    notes: list[str] = []
+    cleaned = _CONTROL.sub(" ", question.encode("utf-8", "replace").decode("utf-8"))
+    cleaned = unicodedata.normalize("NFC", cleaned)
+    if cleaned != question:
+        notes.append("Removed control characters or invalid bytes from the question.")
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    if len(cleaned) > max_chars:
+        cleaned = cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars]
+        notes.append(f"Question was longer than {max_chars} characters and was truncated.")
+    return cleaned, notes
+
+
+def slug(text: str, max_words: int = 4) -> str:
+    """Readable id fragment: lower-case words joined by hyphens."""
+    words = re.findall(r"[a-z0-9]+", fold(text))
+    return "-".join(words[:max_words]) or "x"
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers mentioned in text, normalised (1,000 -> 1000; trailing .0 dropped)."""
+    found = set()
+    for m in re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", text):
+        n = m.replace(",", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        found.add(n)
+    return found

@@ -1,0 +1,114 @@
+"""Plain data passed between pipeline stages."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KIND_LABELS = {
+    "poster": "poster abstract",
+    "preview": "research preview",
+    "notes": "poster notes",
+    "tweet": "tweet",
+}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable unit: a poster abstract, an article paragraph, a notes entry or a tweet."""
+
+    id: str
+    kind: str
+    title: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def search_text(self) -> str:
+        """Text indexed by BM25: title, body and searchable metadata (authors, institutions, section)."""
+        extra = [self.metadata.get("section", ""), self.metadata.get("topic", "")]
+        extra += self.metadata.get("authors", []) + self.metadata.get("institutions", [])
+        extra += self.metadata.get("aliases", [])
+        return " ".join([self.title, self.text, *[e for e in extra if e]])
+
+    @property
+    def embed_text(self) -> str:
+        """Text embedded for dense retrieval."""
+        head = self.title if self.title and not self.text.startswith(self.title) else ""
+        return f"{head}. {self.text}" if head else self.text
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and per-retriever ranks (1-based, None if absent)."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A `[n]` marker in an answer and the chunk it points to."""
+
+    marker: int
+    chunk_id: str
+    kind: str
+    title: str
+    text: str
+    url: str | None
+    sentence: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    """The contract shared by the CLI, the UI and the evaluation suite."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    contexts: list[Hit]
+    refused: bool
+    mode: str = "extractive"
+    rewritten_question: str | None = None
+    notes: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    prompt_hash: str | None = None
+    index_fingerprint: str | None = None
+    route: str = "passages"
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict with the documented keys."""
+        return {
+            "question": self.question,
+            "rewritten_question": self.rewritten_question,
+            "text": self.text,
+            "citations": [asdict(c) for c in self.citations],
+            "contexts": [
+                {
+                    "chunk_id": h.chunk.id,
+                    "kind": h.chunk.kind,
+                    "title": h.chunk.title,
+                    "text": h.chunk.text,
+                    "score": round(h.score, 6),
+                    "dense_rank": h.dense_rank,
+                    "bm25_rank": h.bm25_rank,
+                    "metadata": h.chunk.metadata,
+                }
+                for h in self.contexts
+            ],
+            "refused": self.refused,
+            "mode": self.mode,
+            "route": self.route,
+            "notes": list(self.notes),
+            "unsupported": list(self.unsupported),
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "prompt_hash": self.prompt_hash,
+            "index_fingerprint": self.index_fingerprint,
+        }
