@@ -43,7 +43,7 @@ def _type_bonus(kind: str, sentence: str) -> float:
     if kind == "number":
         return 0.08 if re.search(r"\d", s) else 0.0
     if kind == "date":
-        return 0.08 if re.search(rf"\b(19|20)\d\d\b|\b{_MONTHS}\b", s) else 0.0
+        return 0.08 if re.search(rf"\b\d{{4}}-\d\d-\d\d\b|\b{_MONTHS}\b", s) else 0.0
     if kind == "who":
         return 0.06 if re.search(r"@\w|\bare from\b|\bis by\b|\b[A-Z][a-z]+ [A-Z][a-z]+", sentence) else 0.0
     return 0.0

@@ -101,7 +101,7 @@ def ask(question: str, *, k: int | None = None, settings: Settings | None = None
     timings["embed"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     hits = retriever.search(q, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
-                            settings.bm25_weight, settings.name_boost)
+                            settings.bm25_weight, settings.name_boost, settings.sentence_weight)
     timings["retrieve"] = (time.perf_counter() - t) * 1000
 
     t = time.perf_counter()

@@ -1,6 +1,7 @@
 """Hybrid retrieval: FAISS dense search and BM25, fused by reciprocal rank fusion, plus a system-name boost."""
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -32,6 +33,8 @@ class Retriever:
 
     def __init__(self, index: LoadedIndex) -> None:
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self.index = index
         self.chunks = index.chunks
@@ -80,6 +83,17 @@ class Retriever:
         keep = ids[0] >= 0
         return ids[0][keep].tolist(), scores[0][keep]
 
+    def sentence_ranking(self, qvec: np.ndarray, n: int) -> list[int]:
+        """Chunk positions by their single best-matching sentence, best first."""
+        ix = self.index
+        if not len(ix.sentence_vectors):
+            return []
+        sims = ix.sentence_vectors @ qvec.astype(np.float32)
+        best = np.full(len(self.chunks), -np.inf, dtype=np.float32)
+        np.maximum.at(best, ix.sentence_owner, sims)
+        top = np.argsort(-best, kind="stable")[:n]
+        return [int(i) for i in top if np.isfinite(best[i])]
+
     def bm25_ranking(self, question: str, n: int) -> list[int]:
         """Chunk positions by BM25 score, best first (only chunks sharing a term)."""
         tokens = [t for t in content_tokens(question) if t in self.vocabulary]
@@ -90,13 +104,18 @@ class Retriever:
         return [int(i) for i in top if scores[i] > 0]
 
     def search(self, question: str, qvec: np.ndarray, k: int, candidates: int = 40, rrf_k: int = 60,
-               dense_weight: float = 1.0, bm25_weight: float = 1.0, name_boost: float = 1.0) -> list[Hit]:
+               dense_weight: float = 1.0, bm25_weight: float = 1.0, name_boost: float = 1.0,
+               sentence_weight: float = 1.0) -> list[Hit]:
         """Fused top-k hits for a question whose embedding is qvec."""
         dense, _ = self.dense_ranking(qvec, candidates)
         sparse = self.bm25_ranking(question, candidates)
-        fused = rrf_fuse([dense, sparse], [dense_weight, bm25_weight], rrf_k)
+        rankings, weights = [dense, sparse], [dense_weight, bm25_weight]
+        if sentence_weight:
+            rankings.append(self.sentence_ranking(qvec, candidates))
+            weights.append(sentence_weight)
+        fused = rrf_fuse(rankings, weights, rrf_k)
         # A chunk that the question names outranks anything fusion alone can produce.
-        bonus = name_boost * (dense_weight + bm25_weight) / (rrf_k + 1)
+        bonus = name_boost * sum(weights) / (rrf_k + 1)
         for i in self.named_chunks(question):
             fused[i] = fused.get(i, 0.0) + bonus
         order = sorted(fused, key=lambda i: (-fused[i], i))[:k]

@@ -1,0 +1,124 @@
+"""The `rag` command: build, ask, config. Each subcommand imports what it needs when it runs."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line instead of a usage dump."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .api import build_index
+    from .config import Settings
+    from .index import IndexError_, check_fresh, read_manifest
+
+    settings = Settings()
+    if not args.force:
+        try:
+            check_fresh(read_manifest(settings.index_dir), settings)
+            print(f"Index at {settings.index_dir} is up to date; use --force to rebuild.")
+            return 0
+        except IndexError_:
+            pass
+    path = build_index(settings, progress=not args.quiet)
+    manifest = json.loads((path / "manifest.json").read_text())
+    print(f"Built index {manifest['fingerprint']} at {path}: {manifest['chunk_count']} chunks, "
+          f"{manifest['sentence_count']} sentences, {manifest['build_seconds']} s.")
+    return 0
+
+
+def _format_answer(answer) -> str:
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for c in answer.citations:
+            url = f" <{c.url}>" if c.url else ""
+            lines.append(f"  [{c.marker}] {c.title} ({c.chunk_id}){url}")
+    elif answer.refused and answer.contexts:
+        lines.append("Closest passages:")
+        for h in answer.contexts[:3]:
+            lines.append(f"  - {h.chunk.title} ({h.chunk.id})")
+    for note in answer.notes:
+        lines.append(f"Note: {note}")
+    lines.append(f"[mode: {answer.mode}, {answer.timings_ms.get('total', 0):.0f} ms]")
+    return "\n".join(lines)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from .api import ask
+    from .config import Settings
+
+    answer = ask(args.question, k=args.k, settings=Settings())
+    print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if args.json else _format_answer(answer))
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config import Settings
+    from .index import IndexError_, check_fresh, read_manifest
+
+    settings = Settings()
+    print("Mode: offline extractive (no LLM configured)")
+    try:
+        manifest = read_manifest(settings.index_dir)
+        check_fresh(manifest, settings)
+        print(f"Index: {settings.index_dir} (fingerprint {manifest['fingerprint']}, {manifest['chunk_count']} chunks, up to date)")
+    except IndexError_ as e:
+        print(f"Index: {e}")
+    for name, value in settings.model_dump().items():
+        print(f"  RAG_{name.upper()} = {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for `rag`."""
+    p = _Parser(prog="rag", description="Cited answers about MLSys 2026 from its posters, notes, article and tweets.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    b = sub.add_parser("build", help="build the search index under index/")
+    b.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_cmd_build)
+    a = sub.add_parser("ask", help="answer a question with citations")
+    a.add_argument("question", help="the question, in quotes")
+    a.add_argument("-k", type=int, default=None, metavar="N", help="passages to retrieve (default 5)")
+    a.add_argument("--json", action="store_true", help="print the full Answer as JSON")
+    a.set_defaults(func=_cmd_ask)
+    c = sub.add_parser("config", help="show the active settings, mode and index state")
+    c.set_defaults(func=_cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rag` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:
+        parser.error("-k must be between 1 and 50")
+    from .api import QuestionError
+    from .index import IndexError_
+
+    try:
+        return args.func(args)
+    except QuestionError as e:
+        print(f"rag: error: {e}", file=sys.stderr)
+        return 2
+    except IndexError_ as e:
+        print(f"rag: index error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

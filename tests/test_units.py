@@ -1,0 +1,75 @@
+"""Unit tests of pure pipeline logic: fusion, sentence candidates, selection, composition and refusal."""
+import numpy as np
+
+from rag.answer import Candidate, answer_type, compose, select, supported
+from rag.retrieve import rrf_fuse
+from rag.sentences import chunk_sentences
+from rag.types import Answer, Chunk, Hit
+
+
+def test_rrf_fuse_rewards_agreement_and_respects_weights():
+    scores = rrf_fuse([[1, 2, 3], [3, 1]], [1.0, 1.0], k=60)
+    assert max(scores, key=scores.get) == 1
+    assert scores[3] > scores[2]
+    assert abs(scores[2] - 1 / 62) < 1e-12
+    weighted = rrf_fuse([[1], [2]], [1.0, 3.0], k=60)
+    assert weighted[2] == 3 * weighted[1]
+
+
+def test_chunk_sentences_keep_lists_together_and_add_metadata():
+    c = Chunk("notes:x", "notes", "X", "X: a useful tool. It finds three problems:\n- One thing.\n- Two things.\nTake-away: it is fast.", {})
+    assert chunk_sentences(c) == ["X: a useful tool.", "It finds three problems: One thing; Two things.", "Take-away: it is fast."]
+    p = Chunk("poster:1", "poster", "Foo: bar", "Foo is fast.", {"name": "Foo", "authors": ["A B", "C D"], "institutions": ["Acme"]})
+    assert chunk_sentences(p)[-2:] == ["Foo is by A B and C D.", "The authors of Foo are from: Acme."]
+
+
+def _hit(cid, text, kind="poster", name=""):
+    return Hit(Chunk(cid, kind, f"{name}: title" if name else cid, text, {"name": name, "url": "u"}), 1.0)
+
+
+def test_compose_numbers_markers_by_first_use_and_cites_every_sentence():
+    hits = [_hit("poster:1", "A is fast.", name="A"), _hit("poster:2", "B is slow.", name="B")]
+    chosen = [Candidate(1, "B is slow.", 0.9, 1, 1), Candidate(0, "A is fast.", 0.8, 1, 1), Candidate(1, "B is big.", 0.7, 1, 1)]
+    text, cites = compose(chosen, hits)
+    assert text == "B is slow [1]. A is fast [2]. B is big [1]."
+    assert [(c.marker, c.chunk_id) for c in cites] == [(1, "poster:2"), (2, "poster:1")]
+
+
+def test_compose_names_the_poster_and_spells_out_article_references():
+    hits = [_hit("poster:1", "Our method is fast.", name="Foo"), _hit("preview:what:1", "X won[3][4].", kind="preview")]
+    text, _ = compose([Candidate(0, "Our method is fast.", 1, 1, 1), Candidate(1, "X won[3][4].", 1, 1, 1)], hits)
+    assert text == "Foo: Our method is fast [1]. X won (source 3) (source 4) [2]."
+
+
+def test_select_keeps_margin_limits_per_chunk_and_drops_duplicates():
+    cands = [Candidate(0, "alpha beta gamma", 1.0, 1, 1), Candidate(0, "alpha beta gamma delta", 0.95, 1, 1),
+             Candidate(0, "x y z", 0.9, 1, 1), Candidate(0, "p q r", 0.9, 1, 1), Candidate(1, "far below", 0.2, 0, 0)]
+    chosen = select(cands, max_sentences=4, per_chunk=2)
+    assert [c.sentence for c in chosen] == ["alpha beta gamma", "x y z"]
+    assert select([], 4) == []
+
+
+def test_answer_type():
+    assert answer_type("How much faster is it?") == "number"
+    assert answer_type("When was it held?") == "date"
+    assert answer_type("Who wrote OPKV?") == "who"
+    assert answer_type("What does OPKV do?") == "other"
+
+
+def test_supported_refuses_questions_about_unknown_things():
+    hits = [_hit("poster:1", "FooServe cuts latency by 30% on A100 GPUs.")]
+    vocab = {"fooserv", "cut", "latenc", "30", "a100", "gpus", "gpu", "latency"}
+    idf = lambda t: 1.0  # noqa: E731
+    ok, _ = supported("How much does FooServe cut latency?", hits, idf, vocab, 0.6, 0.34)
+    assert ok
+    ok, why = supported("Who won the 2022 FIFA World Cup?", hits, idf, vocab, 0.1, 0.34)
+    assert not ok and why
+
+
+def test_answer_to_dict_is_json_serialisable():
+    import json
+
+    a = Answer("q", "t [1].", [], [_hit("poster:1", "t")], False, timings_ms={"total": 1.23456})
+    d = json.loads(json.dumps(a.to_dict()))
+    assert {"text", "citations", "contexts", "refused", "mode", "timings_ms", "notes", "unsupported"} <= set(d)
+    assert d["contexts"][0]["chunk_id"] == "poster:1" and d["timings_ms"]["total"] == 1.235
