@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .aliases import alias_phrase
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
 from .types import Citation, Hit
 
 REFUSAL_TEXT = "The documents don't answer this question."
-_SOURCE_REF = re.compile(r"\[(\d{1,3})\]")
+_SOURCE_REF = re.compile(r"\s?((?:\[\d{1,3}\])+)")
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
 
 
@@ -70,7 +71,8 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
             continue
         dense = vecs @ qvec if len(vecs) else np.zeros(len(sents))
         # Words of the chunk's title count for every sentence: "it" in a sentence refers to the titled system.
-        title_tokens = set(content_tokens(hit.chunk.title + " " + (hit.chunk.metadata.get("name") or "")))
+        names = [hit.chunk.metadata.get("name") or "", *hit.chunk.metadata.get("aliases", [])]
+        title_tokens = set(content_tokens(" ".join([hit.chunk.title, *names])))
         for s, d in zip(sents, dense):
             lex = weighted_coverage(q_tokens, set(content_tokens(s)) | title_tokens, idf)
             score = 0.5 * float(d) + 0.5 * lex + 0.04 / (rank + 1) + _type_bonus(kind, s)
@@ -102,10 +104,20 @@ def select(cands: list[Candidate], max_sentences: int, per_chunk: int = 2) -> li
 
 def display_sentence(sentence: str, hit: Hit) -> str:
     """The sentence as shown in an answer: article refs spelled out, the poster's name added when missing."""
-    text = _SOURCE_REF.sub(lambda m: f" (source {m.group(1)})", sentence).replace("  ", " ")
+    refs = hit.chunk.metadata.get("references") or {}
+
+    def spell(m: re.Match) -> str:
+        nums = re.findall(r"\d+", m.group(1))
+        if len(nums) == 1 and refs.get(nums[0]):
+            title = refs[nums[0]]
+            return f" (source {nums[0]}: {title[:70] + '…' if len(title) > 70 else title})"
+        return f" (source{'s' if len(nums) > 1 else ''} {', '.join(nums)})"
+
+    text = _SOURCE_REF.sub(spell, sentence) if hit.chunk.kind == "preview" else sentence
     name = hit.chunk.metadata.get("name") or ""
-    if hit.chunk.kind in ("poster", "notes") and name and fold(name) not in fold(text):
-        text = f"{name}: {text}"
+    label = alias_phrase(hit.chunk)
+    if hit.chunk.kind in ("poster", "notes") and label and (fold(name) not in fold(text) or label != name):
+        text = f"{label}: {text}"
     return text.strip()
 
 
@@ -124,6 +136,25 @@ def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, list[Citatio
             text += "."
         parts.append(f"{text[:-1]} [{markers[c.hit_rank]}]{text[-1]}")
     return " ".join(parts), citations
+
+
+_CITE = re.compile(r"\s?\{cite:([^}]+)\}")
+
+
+def resolve_placeholders(text: str, hits_by_id: dict[str, Hit]) -> tuple[str, list[Citation]]:
+    """Turn {cite:chunk_id} placeholders into [n] markers numbered by first use, with their citations."""
+    markers: dict[str, int] = {}
+    citations: list[Citation] = []
+
+    def sub(m: re.Match) -> str:
+        cid = m.group(1)
+        if cid not in markers:
+            markers[cid] = len(markers) + 1
+            hit = hits_by_id[cid]
+            citations.append(make_citation(markers[cid], hit, hit.chunk.title))
+        return f" [{markers[cid]}]"
+
+    return _CITE.sub(sub, text), citations
 
 
 def make_citation(marker: int, hit: Hit, sentence: str) -> Citation:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer import REFUSAL_TEXT, compose, score_sentences, select, supported
+from . import structured
+from .answer import REFUSAL_TEXT, compose, resolve_placeholders, score_sentences, select, supported
 from .config import Settings, corpus_files
 from .embed import Embedder, default_embedder
 from .index import IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, load_index, read_manifest
 from .text import normalize_question
-from .types import Answer
+from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,15 @@ class _Loaded:
     index: LoadedIndex
     retriever: object
     corpus_stat: tuple
+    posters: list = None
+    poster_vectors: np.ndarray | None = None
+    positions: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.positions = {c.id: i for i, c in enumerate(self.index.chunks)}
+        self.posters = structured.poster_table(self.index.chunks)
+        rows = [self.positions[p.chunk_id] for p in self.posters]
+        self.poster_vectors = np.vstack([self.index.faiss_index.reconstruct(i) for i in rows]) if rows else None
 
 
 _CACHE: dict[str, _Loaded] = {}
@@ -71,6 +81,31 @@ def get_retriever(settings: Settings, embedder: Embedder | None = None):
         return loaded
 
 
+def _structured_answer(q: str, route, loaded: _Loaded, embedder: Embedder, hits: list[Hit], notes: list[str],
+                       timings: dict, t0: float) -> Answer:
+    """Answer a count, list, ranking or authorship question exactly from the poster table."""
+    t = time.perf_counter()
+    scores = None
+    if route.field == "topic" and loaded.poster_vectors is not None:
+        scores = (loaded.poster_vectors @ embedder.encode([route.value])[0]).tolist()
+    text = structured.answer(route, loaded.posters, scores)
+    notes.append(f"Answered exactly from the poster table ({route.op}"
+                 + (f" by {route.field}" if route.field else "") + "), not from top-k passages.")
+    timings["answer"] = (time.perf_counter() - t) * 1000
+    return _placeholder_answer(q, text, "structured", loaded, hits, notes, timings, t0)
+
+
+def _placeholder_answer(q: str, text: str, route: str, loaded: _Loaded, hits: list[Hit], notes: list[str],
+                        timings: dict, t0: float) -> Answer:
+    """An Answer from text whose {cite:id} placeholders become [n] markers; cited chunks are the contexts."""
+    by_id = {c.id: Hit(c, 1.0) for c in loaded.index.chunks}
+    text, citations = resolve_placeholders(text, by_id)
+    contexts = [by_id[c.chunk_id] for c in citations] or hits
+    timings["total"] = (time.perf_counter() - t0) * 1000
+    return Answer(question=q, text=text, citations=citations, contexts=contexts, refused=False, mode="extractive",
+                  notes=notes, timings_ms=timings, index_fingerprint=loaded.index.fingerprint, route=route)
+
+
 def validate_question(question: object, settings: Settings) -> tuple[str, list[str]]:
     """Reject non-strings and empty questions; clean and bound the rest."""
     if isinstance(question, bytes):
@@ -104,9 +139,17 @@ def ask(question: str, *, k: int | None = None, settings: Settings | None = None
                             settings.bm25_weight, settings.name_boost, settings.sentence_weight)
     timings["retrieve"] = (time.perf_counter() - t) * 1000
 
+    n = structured.source_number(q)
+    source_text = structured.source_answer(n, index.chunks) if n is not None else None
+    if source_text:
+        return _placeholder_answer(q, source_text, "source", loaded, hits, notes, timings, t0)
+    named = [retriever.chunks[i].id for i in retriever.named_chunks(q) if retriever.chunks[i].kind == "poster"]
+    route = structured.route(q, loaded.posters, named)
+    if route is not None:
+        return _structured_answer(q, route, loaded, embedder, hits, notes, timings, t0)
+
     t = time.perf_counter()
-    positions = {c.id: i for i, c in enumerate(index.chunks)} if not hasattr(index, "_pos") else index._pos
-    index._pos = positions
+    positions = loaded.positions
     top_dense = float(index.faiss_index.reconstruct(positions[hits[0].chunk.id]) @ qvec) if hits else 0.0
     ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, settings.min_support)
     text, citations, refused = REFUSAL_TEXT, [], True

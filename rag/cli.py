@@ -77,6 +77,27 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_link_notes(args: argparse.Namespace) -> int:
+    from .aliases import LINKS_FILE, link_notes, write_links
+    from .config import Settings
+    from .corpus import load_corpus
+    from .embed import default_embedder
+
+    settings = Settings()
+    chunks = load_corpus(settings.corpus_dir)
+    notes = [c for c in chunks if c.kind == "notes" and not c.id.startswith(("notes:theme:", "notes:intro"))]
+    posters = [c for c in chunks if c.kind == "poster"]
+    emb = default_embedder(settings.cache_dir, settings.embed_model)
+    links = link_notes(notes, posters, emb.encode([c.embed_text for c in notes]), emb.encode([c.embed_text for c in posters]))
+    out = settings.corpus_dir / LINKS_FILE
+    write_links(links, out)
+    renamed = [ln for ln in links if ln.notes_name.split(":")[0].lower() not in ln.poster_title.lower()]
+    print(f"Linked {len(links)} of {len(notes)} notes entries to posters -> {out}. Review it; names that differ:")
+    for ln in renamed:
+        print(f"  {ln.confidence:.2f}  {ln.notes_name}  ->  {ln.poster_title}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for `rag`."""
     p = _Parser(prog="rag", description="Cited answers about MLSys 2026 from its posters, notes, article and tweets.")
@@ -91,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-k", type=int, default=None, metavar="N", help="passages to retrieve (default 5)")
     a.add_argument("--json", action="store_true", help="print the full Answer as JSON")
     a.set_defaults(func=_cmd_ask)
+    ln = sub.add_parser("link-notes", help="regenerate corpus/notes_poster_links.tsv (notes entry -> program poster)")
+    ln.set_defaults(func=_cmd_link_notes)
     c = sub.add_parser("config", help="show the active settings, mode and index state")
     c.set_defaults(func=_cmd_config)
     return p

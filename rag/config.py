@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bump when chunking or index layout changes in a way that invalidates old indexes.
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 
 
 class Settings(BaseSettings):
@@ -56,8 +56,8 @@ def file_sha256(path: Path) -> str:
 
 
 def corpus_files(settings: Settings) -> list[Path]:
-    """Source documents in a stable order (README.md and alias tables excluded)."""
-    return sorted(p for p in settings.corpus_dir.iterdir() if p.suffix in {".json", ".txt"} and p.is_file())
+    """Source documents and the reviewed notes-to-poster link table, in a stable order (README.md excluded)."""
+    return sorted(p for p in settings.corpus_dir.iterdir() if p.suffix in {".json", ".txt", ".tsv"} and p.is_file())
 
 
 def index_fingerprint(settings: Settings) -> str:

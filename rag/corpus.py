@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 
+from .aliases import LINKS_FILE, apply_links, read_links
 from .text import STOPWORDS, clean_latex, fold, slug
 from .types import Chunk
 
@@ -272,4 +273,4 @@ def load_corpus(corpus_dir: Path) -> list[Chunk]:
     ids = [c.id for c in chunks]
     if len(ids) != len(set(ids)):
         raise ValueError("duplicate chunk ids in corpus")
-    return chunks
+    return apply_links(chunks, read_links(corpus_dir / LINKS_FILE))

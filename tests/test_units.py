@@ -38,7 +38,7 @@ def test_compose_numbers_markers_by_first_use_and_cites_every_sentence():
 def test_compose_names_the_poster_and_spells_out_article_references():
     hits = [_hit("poster:1", "Our method is fast.", name="Foo"), _hit("preview:what:1", "X won[3][4].", kind="preview")]
     text, _ = compose([Candidate(0, "Our method is fast.", 1, 1, 1), Candidate(1, "X won[3][4].", 1, 1, 1)], hits)
-    assert text == "Foo: Our method is fast [1]. X won (source 3) (source 4) [2]."
+    assert text == "Foo: Our method is fast [1]. X won (sources 3, 4) [2]."
 
 
 def test_select_keeps_margin_limits_per_chunk_and_drops_duplicates():

@@ -1,0 +1,236 @@
+"""Exact answers over the poster table: counts, lists and rankings by institution, author, title word or topic."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field as dc_field
+
+from .text import content_tokens, fold
+
+_POSTERS = r"(?:posters?|papers?|works|submissions|abstracts)"
+_COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,3}}?\s+{_POSTERS}\b|\bnumber of {_POSTERS}\b|\bcount (?:the |all )?{_POSTERS}\b")
+_LIST = re.compile(rf"\b(?:list|show|name|enumerate|give me|find)\b.*\b{_POSTERS}\b|\b(?:which|what) {_POSTERS}\b|^{_POSTERS}\b|\ball (?:the )?{_POSTERS}\b|\bevery (?:poster|paper)\b")
+_RANK = re.compile(r"\b(most|top|largest|highest|leading|ranking|rank)\b")
+_INST_WORD = re.compile(r"\b(institutions?|universit(?:y|ies)|compan(?:y|ies)|organi[sz]ations?|labs?|affiliations?)\b")
+_AUTHOR_WORD = re.compile(r"\b(authors?|researchers?|people)\b")
+_WHO_WROTE = re.compile(r"\bwho (?:wrote|authored|are the authors|is behind|presented|co-?authored)\b|\bauthors? (?:of|behind)\b|\bwho (?:are|were) the authors\b")
+_WHERE_FROM = re.compile(r"\b(?:which|what) (?:institutions?|universit(?:y|ies)|compan(?:y|ies)|labs?|organi[sz]ations?|affiliations?)\b")
+_TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|mention(?:s|ing)?|with|has|have|use|uses|using)\s+(?:the\s+)?(?:word|term|string)?\s*[\"'“‘]?([\w][\w.+-]*)|[\"'“‘]?([\w][\w.+-]*)[\"'”’]?\s+in (?:the |their |its |a )?titles?")
+_TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|that (?:study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
+_TOP_N = re.compile(r"\btop\s+(\d{1,2}|three|five|ten)\b")
+_NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10}
+_OTHER_DOCS = re.compile(r"\b(notes|tweets?|article|preview|sessions?)\b")
+_GENERIC = set("university universities institute institution technology research lab labs inc group college school science "
+               "sciences national state center centre corporation company the of and ai for at in de".split())
+# Well-known short names that appear under a longer name in the program's institution field.
+INSTITUTION_ALIASES = {
+    "mit": ["MIT", "Massachusetts Institute of Technology"],
+    "meta": ["Meta", "Facebook"], "facebook": ["Meta", "Facebook"],
+    "amazon": ["Amazon", "AWS"], "aws": ["Amazon", "AWS"],
+    "uc berkeley": ["UC Berkeley", "University of California, Berkeley"],
+    "cmu": ["CMU", "Carnegie Mellon"], "uiuc": ["UIUC", "University of Illinois"],
+    "ucsd": ["UCSD", "UC San Diego", "University of California, San Diego"],
+}
+TOPIC_THRESHOLD = 0.5  # cosine between the topic phrase and a poster's abstract vector
+
+
+@dataclass(frozen=True)
+class Poster:
+    """One row of the poster table."""
+
+    chunk_id: str
+    title: str
+    name: str
+    authors: tuple[str, ...]
+    institutions: tuple[str, ...]
+    text: str
+
+    @property
+    def label(self) -> str:
+        """Short display name: the system name, else the title."""
+        return self.name or self.title
+
+
+@dataclass
+class Route:
+    """A question the table answers exactly."""
+
+    op: str  # count | list | rank_institutions | rank_authors | authors_of
+    field: str | None = None  # institution | author | title | topic
+    value: str | None = None
+    terms: list[str] = dc_field(default_factory=list)
+    top_n: int = 5
+
+
+_SOURCE_Q = re.compile(r"\b(?:source|reference|ref\.?|citation)\s*(?:#|no\.?|number)?\s*\[?(\d{1,3})\]?", re.I)
+
+
+def source_number(question: str) -> int | None:
+    """The article source a question asks about ("What is source 12?"), if any."""
+    m = _SOURCE_Q.search(question)
+    return int(m.group(1)) if m else None
+
+
+def source_answer(n: int, chunks) -> str | None:
+    """Name article source n and quote where the article cites it, with {cite:id} placeholders; None if never cited."""
+    citing = [c for c in chunks if c.kind == "preview" and str(n) in (c.metadata.get("references") or {})]
+    if not citing:
+        return None
+    title = citing[0].metadata["references"][str(n)]
+    text = f"Source {n} in the research preview's Sources list is \"{title}\" {{cite:{citing[0].id}}}."
+    for c in citing[:2]:
+        sentence = next((s for s in re.split(r"(?<=[.!?])\s+", c.text) if f"[{n}]" in s), c.text)
+        sentence = re.sub(r"\[\d{1,3}\]", "", sentence).strip()
+        text += f" The article cites it in {c.metadata['section']}: \"{sentence}\" {{cite:{c.id}}}."
+    return text
+
+
+def poster_table(chunks) -> list[Poster]:
+    """The poster table built from poster chunks."""
+    return [Poster(c.id, c.title, c.metadata.get("name") or "", tuple(c.metadata.get("authors", [])),
+                   tuple(c.metadata.get("institutions", [])), c.text) for c in chunks if c.kind == "poster"]
+
+
+def _ngrams(question: str, max_n: int = 5) -> list[str]:
+    words = re.findall(r"[\w&.'-]+", question)
+    grams = [" ".join(words[i:i + n]).strip(".'") for n in range(max_n, 0, -1) for i in range(len(words) - n + 1)]
+    return [g for g in grams if not all(fold(w) in _GENERIC for w in g.split())]
+
+
+def _word_re(term: str) -> re.Pattern:
+    return re.compile(r"(?<![\w])" + re.escape(fold(term)) + r"(?![\w])")
+
+
+def find_institution(question: str, table: list[Poster]) -> tuple[str, list[str]] | None:
+    """The institution a question names (longest match against the table), with the terms it expands to."""
+    insts = {fold(i) for p in table for i in p.institutions}
+    for gram in _ngrams(question):
+        g = fold(gram)
+        if len(g) < 2 or g in _GENERIC or g in {"how", "many", "which", "what", "posters", "papers", "list", "authors"}:
+            continue
+        terms = INSTITUTION_ALIASES.get(g, [gram])
+        pats = [_word_re(t) for t in terms]
+        if any(p.search(i) for i in insts for p in pats):
+            return gram, terms
+    return None
+
+
+def find_author(question: str, table: list[Poster]) -> str | None:
+    """A full author name the question mentions."""
+    q = fold(question)
+    names = sorted({a for p in table for a in p.authors}, key=len, reverse=True)
+    return next((a for a in names if len(a.split()) >= 2 and _word_re(a).search(q)), None)
+
+
+def route(question: str, table: list[Poster], named_posters: list[str]) -> Route | None:
+    """Recognise count, list, ranking and authorship questions about the poster table; None for everything else."""
+    q = fold(question)
+    if _WHO_WROTE.search(q) or (_WHERE_FROM.search(q) and re.search(r"\bfrom\b|\baffiliat", q)):
+        if len(named_posters) == 1 and not _COUNT.search(q):
+            return Route("authors_of", value=named_posters[0])
+    if _RANK.search(q) and (_COUNT.search(q) or re.search(rf"\b{_POSTERS}\b|\bprolific\b|\baccepted\b", q)):
+        m = _TOP_N.search(q)
+        n = int(_NUMBER_WORDS.get(m.group(1), m.group(1))) if m else 5
+        if _INST_WORD.search(q):
+            return Route("rank_institutions", top_n=n)
+        if _AUTHOR_WORD.search(q):
+            return Route("rank_authors", top_n=n)
+    op = "count" if _COUNT.search(q) else "list" if _LIST.search(q) else None
+    if op is None:
+        return None
+    m = _TITLE.search(question)
+    if m:
+        word = m.group(1) or m.group(2)
+        return Route(op, "title", word, [word])
+    author = find_author(question, table)
+    if author:
+        return Route(op, "author", author, [author])
+    inst = find_institution(question, table)
+    if inst:
+        return Route(op, "institution", inst[0], inst[1])
+    m = _TOPIC.search(re.sub(r"\s+(?:at|in) mlsys(?: 2026)?\b|[?.!]+$", "", question.strip(), flags=re.I))
+    if m and content_tokens(m.group(1)):
+        return Route(op, "topic", m.group(1).strip())
+    if op == "count" and not _OTHER_DOCS.search(q) and not named_posters:
+        return Route("count")
+    return None
+
+
+def matches(route: Route, table: list[Poster], topic_scores: list[float] | None = None) -> list[Poster]:
+    """Posters that satisfy the route's filter, in program order."""
+    if route.field == "institution":
+        pats = [_word_re(t) for t in route.terms]
+        return [p for p in table if any(pat.search(fold(i)) for i in p.institutions for pat in pats)]
+    if route.field == "author":
+        return [p for p in table if any(fold(a) == fold(route.value) for a in p.authors)]
+    if route.field == "title":
+        pat = _word_re(route.value)
+        return [p for p in table if pat.search(fold(p.title))]
+    if route.field == "topic":
+        want = set(content_tokens(route.value))
+        out = []
+        for p, s in zip(table, topic_scores or [0.0] * len(table)):
+            if want <= set(content_tokens(p.title + " " + p.text)) or s >= TOPIC_THRESHOLD:
+                out.append(p)
+        return out
+    return list(table)
+
+
+def rule_text(route: Route) -> str:
+    """The counting rule, stated so the user can check it."""
+    if route.field == "institution":
+        terms = " or ".join(f"'{t}'" for t in route.terms)
+        return f"an author's institution field contains {terms} as a word, case-insensitive"
+    if route.field == "author":
+        return f"'{route.value}' is listed among the authors"
+    if route.field == "title":
+        return f"the title contains the word '{route.value}', case-insensitive"
+    if route.field == "topic":
+        return (f"the title and abstract contain every key word of '{route.value}', or the abstract's embedding "
+                f"has cosine similarity ≥ {TOPIC_THRESHOLD} with it")
+    return "every poster in the MLSys 2026 program (posters.json)"
+
+
+def ranking(table: list[Poster], by: str, n: int) -> list[tuple[str, list[Poster]]]:
+    """Top-n institutions or authors by number of posters (each poster counted once per name)."""
+    count: Counter = Counter()
+    members: dict[str, list[Poster]] = {}
+    for p in table:
+        for name in dict.fromkeys(p.institutions if by == "institution" else p.authors):
+            count[name] += 1
+            members.setdefault(name, []).append(p)
+    return [(name, members[name]) for name, _ in sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def cite(p: Poster) -> str:
+    """Placeholder that the answer assembly turns into a [n] marker for this poster."""
+    return f"{{cite:{p.chunk_id}}}"
+
+
+def _listing(posters: list[Poster]) -> str:
+    return "; ".join(f"{p.label} {cite(p)}" for p in posters)
+
+
+def answer(route: Route, table: list[Poster], topic_scores: list[float] | None = None) -> str:
+    """The exact answer, with a {cite:id} placeholder after every poster it counts or lists."""
+    if route.op == "authors_of":
+        p = next(p for p in table if p.chunk_id == route.value)
+        text = f"{p.label} ({p.title}) is by {', '.join(p.authors) or 'authors not listed in the program'} {cite(p)}."
+        if p.institutions:
+            text += f" Their institutions: {'; '.join(p.institutions)} {cite(p)}."
+        return text
+    if route.op in ("rank_institutions", "rank_authors"):
+        by = "institution" if route.op == "rank_institutions" else "author"
+        top = ranking(table, by, route.top_n)
+        lines = [f"{i}. {name} — {len(ps)} poster{'s' if len(ps) != 1 else ''}: {_listing(ps)}."
+                 for i, (name, ps) in enumerate(top, 1)]
+        return (f"Top {len(top)} {by}s by number of MLSys 2026 posters (rule: {by} names exactly as written in the "
+                f"program, each poster counted once per {by}):\n" + "\n".join(lines))
+    if route.op == "count" and route.field is None:
+        return f"The MLSys 2026 program (posters.json) lists {len(table)} posters."
+    found = matches(route, table, topic_scores)
+    rule = rule_text(route)
+    if not found:
+        return f"No poster in the MLSys 2026 program matches (rule: {rule})."
+    n = len(found)
+    return f"{n} poster{'s' if n != 1 else ''} match{'es' if n == 1 else ''} (rule: {rule}): {_listing(found)}."
