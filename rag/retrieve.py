@@ -28,6 +28,11 @@ def _name_pattern(name: str) -> re.Pattern:
     return re.compile(r"(?<![\w-])" + re.escape(fold(name)) + r"(?![\w-])")
 
 
+def _looks_coined(name: str) -> bool:
+    """A coined system name (BLASST, NodeSweep, FP8-Flow-MoE, veScale-FSDP) rather than an ordinary phrase."""
+    return any(re.search(r"[A-Z]{2}|[a-z][A-Z]|\d", w) for w in name.split())
+
+
 class Retriever:
     """Dense + BM25 retrieval over a loaded index."""
 
@@ -63,7 +68,7 @@ class Retriever:
         out = []
         for name, owners in by_name.items():
             pat = _name_pattern(name)
-            if sum(1 for t in folded if pat.search(t)) <= MAX_NAME_DF:
+            if _looks_coined(name) or sum(1 for t in folded if pat.search(t)) <= MAX_NAME_DF:
                 out.append((pat, name, owners))
         return out
 

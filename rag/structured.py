@@ -9,14 +9,14 @@ from .text import content_tokens, fold
 
 _POSTERS = r"(?:posters?|papers?|works|submissions|abstracts)"
 _COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,3}}?\s+{_POSTERS}\b|\bnumber of {_POSTERS}\b|\bcount (?:the |all )?{_POSTERS}\b")
-_LIST = re.compile(rf"\b(?:list|show|name|enumerate|give me|find)\b.*\b{_POSTERS}\b|\b(?:which|what) {_POSTERS}\b|^{_POSTERS}\b|\ball (?:the )?{_POSTERS}\b|\bevery (?:poster|paper)\b")
+_LIST = re.compile(rf"\b(?:list|show|name|enumerate|give me|find)\b.*\b{_POSTERS}\b|\b(?:which|what|any) (?:poster |paper )?{_POSTERS}\b|^{_POSTERS}\b|\ball (?:the )?{_POSTERS}\b|\bevery (?:poster|paper)\b")
 _RANK = re.compile(r"\b(most|top|largest|highest|leading|ranking|rank)\b")
 _INST_WORD = re.compile(r"\b(institutions?|universit(?:y|ies)|compan(?:y|ies)|organi[sz]ations?|labs?|affiliations?)\b")
 _AUTHOR_WORD = re.compile(r"\b(authors?|researchers?|people)\b")
 _WHO_WROTE = re.compile(r"\bwho (?:wrote|authored|are the authors|is behind|presented|co-?authored)\b|\bauthors? (?:of|behind)\b|\bwho (?:are|were) the authors\b")
 _WHERE_FROM = re.compile(r"\b(?:which|what) (?:institutions?|universit(?:y|ies)|compan(?:y|ies)|labs?|organi[sz]ations?|affiliations?)\b")
 _TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|mention(?:s|ing)?|with|has|have|use|uses|using)\s+(?:the\s+)?(?:word|term|string)?\s*[\"'“‘]?([\w][\w.+-]*)|[\"'“‘]?([\w][\w.+-]*)[\"'”’]?\s+in (?:the |their |its |a )?titles?")
-_TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|that (?:study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
+_TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|mention(?:s|ing)?|(?:that|which) (?:mention|study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
 _TOP_N = re.compile(r"\btop\s+(\d{1,2}|three|five|ten)\b")
 _NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10}
 _OTHER_DOCS = re.compile(r"\b(notes|tweets?|article|preview|sessions?)\b")
@@ -31,6 +31,8 @@ INSTITUTION_ALIASES = {
     "cmu": ["CMU", "Carnegie Mellon"], "uiuc": ["UIUC", "University of Illinois"],
     "ucsd": ["UCSD", "UC San Diego", "University of California, San Diego"],
 }
+_TOTAL_WORDS = set(content_tokens("posters papers works submissions abstracts mlsys 2026 accepted total program there "
+                                  "conference presented overall count number"))
 TOPIC_THRESHOLD = 0.5  # cosine between the topic phrase and a poster's abstract vector
 
 
@@ -92,7 +94,7 @@ def poster_table(chunks) -> list[Poster]:
 
 
 def _ngrams(question: str, max_n: int = 5) -> list[str]:
-    words = re.findall(r"[\w&.'-]+", question)
+    words = re.findall(r"[\w&.']+", question.replace("-", " "))
     grams = [" ".join(words[i:i + n]).strip(".'") for n in range(max_n, 0, -1) for i in range(len(words) - n + 1)]
     return [g for g in grams if not all(fold(w) in _GENERIC for w in g.split())]
 
@@ -149,9 +151,13 @@ def route(question: str, table: list[Poster], named_posters: list[str]) -> Route
     if inst:
         return Route(op, "institution", inst[0], inst[1])
     m = _TOPIC.search(re.sub(r"\s+(?:at|in) mlsys(?: 2026)?\b|[?.!]+$", "", question.strip(), flags=re.I))
-    if m and content_tokens(m.group(1)):
-        return Route(op, "topic", m.group(1).strip())
-    if op == "count" and not _OTHER_DOCS.search(q) and not named_posters:
+    if m:
+        phrase = re.split(r"[,;?]|\s+and (?:which|what|how|who)\b|\s+(?:explicitly|specifically)\b", m.group(1))[0].strip()
+        if content_tokens(phrase):
+            verb = m.group(0)[: m.start(1) - m.start(0)]
+            return Route(op, "mention" if "mention" in verb else "topic", phrase)
+    leftover = set(content_tokens(question)) - _TOTAL_WORDS
+    if op == "count" and not leftover and not _OTHER_DOCS.search(q) and not named_posters:
         return Route("count")
     return None
 
@@ -166,8 +172,10 @@ def matches(route: Route, table: list[Poster], topic_scores: list[float] | None 
     if route.field == "title":
         pat = _word_re(route.value)
         return [p for p in table if pat.search(fold(p.title))]
-    if route.field == "topic":
+    if route.field in ("topic", "mention"):
         want = set(content_tokens(route.value))
+        if route.field == "mention":
+            topic_scores = None
         out = []
         for p, s in zip(table, topic_scores or [0.0] * len(table)):
             if want <= set(content_tokens(p.title + " " + p.text)) or s >= TOPIC_THRESHOLD:
@@ -185,6 +193,8 @@ def rule_text(route: Route) -> str:
         return f"'{route.value}' is listed among the authors"
     if route.field == "title":
         return f"the title contains the word '{route.value}', case-insensitive"
+    if route.field == "mention":
+        return f"the title or abstract contains every key word of '{route.value}'"
     if route.field == "topic":
         return (f"the title and abstract contain every key word of '{route.value}', or the abstract's embedding "
                 f"has cosine similarity ≥ {TOPIC_THRESHOLD} with it")
