@@ -92,7 +92,7 @@ def select(cands: list[Candidate], max_sentences: int, per_chunk: int = 2) -> li
     best = cands[0].score
     chosen: list[Candidate] = []
     for c in cands:
-        if len(chosen) >= max_sentences or c.score < max(best - 0.15, 0.75 * best):
+        if len(chosen) >= max_sentences or c.score < max(best - 0.25, 0.6 * best):
             break
         if sum(1 for x in chosen if x.hit_rank == c.hit_rank) >= per_chunk:
             continue
