@@ -12,7 +12,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	# CPU-only torch first, so that sentence-transformers does not pull a multi-GB CUDA build.
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval]"
 
 build: install
 	$(BIN)/rag build
@@ -22,6 +22,7 @@ demo: build
 
 test: install
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m eval --gate --no-progress
 
 clean:
 	rm -rf index .cache

@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_ask)
     ln = sub.add_parser("link-notes", help="regenerate corpus/notes_poster_links.tsv (notes entry -> program poster)")
     ln.set_defaults(func=_cmd_link_notes)
+    sub.add_parser("eval", help="run the offline evaluation suite (flags: rag eval --help)", add_help=False)
     c = sub.add_parser("config", help="show the active settings, mode and index state")
     c.set_defaults(func=_cmd_config)
     return p
@@ -121,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rag` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval"]:  # flags belong to the evaluation suite's own parser
+        from eval.run import main as eval_main
+
+        return eval_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     candidates: int = Field(40, ge=5, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
-    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    sentence_weight: float = Field(1.0, ge=0, description="Weight of the best-sentence dense ranking in fusion.")
+    bm25_weight: float = Field(2.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    sentence_weight: float = Field(0.0, ge=0, description="Weight of the best-sentence dense ranking in fusion.")
     name_boost: float = Field(1.0, ge=0, description="Fusion bonus for chunks whose system name the question mentions.")
     max_answer_sentences: int = Field(4, ge=1, le=10, description="Upper bound on sentences in an extractive answer.")
     min_support: float = Field(

@@ -62,7 +62,8 @@ def test_every_answer_sentence_carries_a_valid_marker(real_settings, question):
     retrieved = {h.chunk.id: h.chunk for h in a.contexts}
     for c in a.citations:
         assert c.chunk_id in retrieved
-        assert c.sentence in chunk_sentences(retrieved[c.chunk_id])
+        if a.route == "passages":  # extractive sentences are quoted verbatim from the cited chunk
+            assert c.sentence in chunk_sentences(retrieved[c.chunk_id])
     assert len(sentences) <= real_settings.max_answer_sentences
 
 

@@ -1,0 +1,54 @@
+"""Load and check the gold question set (eval/gold.jsonl)."""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GOLD_PATH = Path(__file__).resolve().parent / "gold.jsonl"
+FIELDS = ("id", "user_input", "reference", "reference_context_ids", "must_include", "evidence", "kind")
+KINDS = ("fact_abstract", "fact_preview", "fact_notes", "fact_tweets", "multi_hop", "comparison", "metadata",
+         "aggregate", "unanswerable", "alias")
+
+
+def load_gold(path: str | Path = GOLD_PATH, limit: int | None = None) -> list[dict]:
+    """The gold items in file order (blank lines skipped), each with every field, at most `limit` of them."""
+    items = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not JSON: {e}") from e
+            missing = [k for k in FIELDS if k not in item]
+            if missing:
+                raise ValueError(f"{path}:{n}: missing {', '.join(missing)}")
+            items.append(item)
+    if not items:
+        raise ValueError(f"{path}: no gold questions")
+    return items[:limit] if limit else items
+
+
+def is_unanswerable(item: dict) -> bool:
+    """Whether the gold item is a question the documents do not answer."""
+    return item["kind"] == "unanswerable"
+
+
+def coverage(items: list[dict]) -> dict[str, int]:
+    """Counts the gold set must reach: questions, distinct posters referenced, and questions per kind."""
+    kinds = Counter(i["kind"] for i in items)
+    posters = {cid for i in items for cid in i["reference_context_ids"] if cid.startswith("poster:")}
+    return {
+        "questions": len(items),
+        "distinct_posters": len(posters),
+        "multi_hop_or_comparison": kinds["multi_hop"] + kinds["comparison"],
+        "unanswerable": kinds["unanswerable"],
+        "metadata": kinds["metadata"],
+        "aggregate": kinds["aggregate"],
+        **{f"kind:{k}": v for k, v in sorted(kinds.items())},
+    }

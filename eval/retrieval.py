@@ -1,0 +1,42 @@
+"""BM25 only, dense only and the fused retriever ranked on the same questions."""
+from __future__ import annotations
+
+import numpy as np
+
+from rag.config import Settings
+
+from .metrics import mean, recall_at_k, reciprocal_rank
+
+RETRIEVERS = ("bm25", "dense", "fused")
+DEPTH = 10
+
+
+def rankings(retriever, question: str, qvec: np.ndarray, settings: Settings, depth: int = DEPTH) -> dict[str, list[str]]:
+    """Top-`depth` chunk ids of each retriever for one (already normalised) question."""
+    ids = [c.id for c in retriever.chunks]
+    dense, _ = retriever.dense_ranking(qvec, depth)
+    bm25 = retriever.bm25_ranking(question, depth)
+    fused = retriever.search(question, qvec, depth, settings.candidates, settings.rrf_k, settings.dense_weight,
+                             settings.bm25_weight, settings.name_boost, settings.sentence_weight)
+    return {
+        "bm25": [ids[i] for i in bm25],
+        "dense": [ids[i] for i in dense],
+        "fused": [h.chunk.id for h in fused],
+    }
+
+
+def summarize(ranked: list[dict[str, list[str]]], relevant: list[list[str]], depth: int = DEPTH) -> dict[str, dict]:
+    """Recall@1..depth and MRR@depth per retriever, averaged over questions that have relevant ids."""
+    keep = [i for i, rel in enumerate(relevant) if rel]
+    out: dict[str, dict] = {}
+    for name in RETRIEVERS:
+        curve = {k: mean(recall_at_k(ranked[i][name], relevant[i], k) for i in keep) for k in range(1, depth + 1)}
+        out[name] = {
+            "recall@1": curve[1],
+            "recall@5": curve[min(5, depth)],
+            "recall@10": curve[min(10, depth)],
+            f"mrr@{depth}": mean(reciprocal_rank(ranked[i][name][:depth], relevant[i]) for i in keep),
+            "recall_curve": {str(k): v for k, v in curve.items()},
+            "questions": len(keep),
+        }
+    return out

@@ -1,0 +1,189 @@
+"""The evaluation harness: `python -m eval [--gold PATH] [--limit N] [--k 5] [--out DIR] [--gate]`."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import math
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ["RAGAS_DO_NOT_TRACK"] = "true"
+
+import numpy as np  # noqa: E402
+
+from rag.config import Settings  # noqa: E402
+
+from . import gate  # noqa: E402
+from .gold import GOLD_PATH, coverage, load_gold  # noqa: E402
+from .report import write_reports  # noqa: E402
+from .retrieval import RETRIEVERS, rankings, summarize  # noqa: E402
+from .scoring import aggregate, score_question  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+REPORTS_DIR = Path(__file__).resolve().parent / "reports"
+
+
+class CachedEmbedder:
+    """An embedder that serves the vectors of texts it encoded up front in one batch, encoding others on demand.
+
+    One batch for all questions is far faster on a small CPU than one call per question; vectors match
+    single-text encoding to float rounding (about 1e-7).
+    """
+
+    def __init__(self, inner, texts: list[str]) -> None:
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        unique = list(dict.fromkeys(texts))
+        self._cache = dict(zip(unique, inner.encode(unique, batch_size=64))) if unique else {}
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Rows for the texts, from the cache where possible."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.inner.encode(missing, batch_size=batch_size)))
+        return np.vstack([self._cache[t] for t in texts]).astype(np.float32) if texts else \
+            np.zeros((0, self.dimension), dtype=np.float32)
+
+
+def _normalized(question: str, settings: Settings) -> str | None:
+    """The question as `ask` sees it, or None if `ask` would reject it."""
+    from rag.api import validate_question
+
+    try:
+        return validate_question(question, settings)[0]
+    except ValueError:
+        return None
+
+
+def _failed_answer(question: str, error: Exception) -> dict:
+    """A stand-in answer for a question that raised: counts as answered, wrong and uncited."""
+    return {"question": question, "text": "", "citations": [], "contexts": [], "refused": False,
+            "route": None, "prompt_hash": None, "index_fingerprint": None, "error": f"{type(error).__name__}: {error}"}
+
+
+def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, limit: int | None = None,
+        out_dir: str | Path | None = REPORTS_DIR, k: int = 5, thresholds_path: str | Path | None = gate.THRESHOLDS_PATH,
+        progress: bool = True) -> dict:
+    """Answer every gold question, score answers and the three retrievers, and write the report."""
+    from tqdm import tqdm
+
+    from rag.api import ask, get_retriever
+    from rag.embed import default_embedder
+
+    from .ragas_scores import ragas_scores
+
+    t0 = time.perf_counter()
+    settings = settings or Settings()
+    items = load_gold(gold_path, limit)
+    questions = [_normalized(i["user_input"], settings) for i in items]
+    embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), [q for q in questions if q])
+    loaded = get_retriever(settings, embedder)
+    retriever = loaded.retriever
+    chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}
+
+    rows, samples = [], []
+    for item, q in zip(tqdm(items, desc="eval", unit="q", disable=not progress, file=sys.stderr), questions):
+        try:
+            answer = ask(item["user_input"], k=k, settings=settings, embedder=embedder).to_dict()
+        except Exception as e:  # noqa: BLE001 - one broken question must not stop the run
+            log.exception("question %s failed", item["id"])
+            answer = _failed_answer(item["user_input"], e)
+        ranked = {name: [] for name in RETRIEVERS}
+        if q:
+            ranked = rankings(retriever, q, embedder.encode([q])[0], settings)
+        rows.append(score_question(item, answer, ranked, chunk_texts, k))
+        samples.append({
+            "user_input": item["user_input"], "response": answer["text"], "reference": item["reference"],
+            "retrieved_contexts": [c["text"] for c in answer["contexts"]],
+            "retrieved_context_ids": [c["chunk_id"] for c in answer["contexts"]],
+            "reference_context_ids": item["reference_context_ids"], "reference_contexts": item["evidence"],
+        })
+
+    for row, scores in zip(rows, ragas_scores(samples)):
+        row["ragas"] = scores
+    results = aggregate(rows)
+    results["ragas"] = {name: results["overall"][name] for name in rows[0]["ragas"]} if rows else {}
+    results["retrieval"] = summarize([r["rankings"] for r in rows], [r["reference_context_ids"] for r in rows])
+    results["thresholds"] = gate.load_thresholds(thresholds_path) if thresholds_path and Path(thresholds_path).exists() else {}
+    hashes = sorted({r["prompt_hash"] for r in rows if r["prompt_hash"]})
+    results["settings"] = settings.model_dump(mode="json")
+    results["meta"] = {
+        "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "gold": str(gold_path),
+        "gold_sha256": hashlib.sha256(Path(gold_path).read_bytes()).hexdigest(),
+        "gold_coverage": coverage(items),
+        "limit": limit,
+        "k": k,
+        "index_fingerprint": loaded.index.fingerprint,
+        "prompt_hash": hashes[0] if len(hashes) == 1 else (hashes or None),
+        "routes": sorted({r["route"] or "error" for r in rows}),
+        "seconds": time.perf_counter() - t0,
+    }
+    results["questions"] = rows
+    if out_dir is not None:
+        write_reports(results, out_dir)
+    return results
+
+
+def summary(results: dict) -> str:
+    """Plain-text summary table for the terminal."""
+    ret = results["retrieval"]
+    mrr = next(key for key in ret["fused"] if key.startswith("mrr@"))
+
+    def f(v) -> str:
+        return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+    lines = [f"{'retriever':<10} {'R@1':>6} {'R@5':>6} {'R@10':>6} {mrr.upper():>7}"]
+    lines += [f"{n:<10} {f(ret[n]['recall@1']):>6} {f(ret[n]['recall@5']):>6} {f(ret[n]['recall@10']):>6} "
+              f"{f(ret[n][mrr]):>7}" for n in RETRIEVERS]
+    lines.append("")
+    for name, value in {**results["headline"], **results["ragas"]}.items():
+        low = results["thresholds"].get(name)
+        lines.append(f"{name:<28} {f(value):>6}" + (f"   (min {low:.3f})" if low is not None else ""))
+    lines.append("")
+    lines.append(f"{'kind':<14} {'n':>4} {'facts':>6} {'evid5':>6} {'cite':>6} {'R@5':>6}")
+    for kind, m in results["by_kind"].items():
+        lines.append(f"{kind:<14} {m['questions']:>4} {f(m['key_fact_recall']):>6} {f(m['evidence_in_top5']):>6} "
+                     f"{f(m['citation_validity']):>6} {f(m['fused_recall_at_5']):>6}")
+    lines.append(f"\n{results['overall']['questions']} questions in {results['meta']['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line flags."""
+    p = argparse.ArgumentParser(prog="python -m eval", description="Offline evaluation of the cited QA pipeline.")
+    p.add_argument("--gold", type=Path, default=GOLD_PATH, help="gold questions (JSONL)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
+    p.add_argument("--out", type=Path, default=REPORTS_DIR, help="report folder")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a headline metric is below its minimum")
+    p.add_argument("--thresholds", type=Path, default=gate.THRESHOLDS_PATH, help="minimums for --gate (TOML)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Run the suite, print the summary, and with --gate return 1 if any headline metric misses its minimum."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.gate and not args.thresholds.exists():
+        print(f"no thresholds file at {args.thresholds}", file=sys.stderr)
+        return 2
+    results = run(settings, args.gold, args.limit, args.out, args.k, args.thresholds, progress=not args.no_progress)
+    print(summary(results))
+    print(f"report: {Path(args.out) / 'latest.md'}")
+    if not args.gate:
+        return 0
+    failures = gate.check(results["headline"], results["thresholds"])
+    for line in failures:
+        print(line)
+    print("gate: FAILED" if failures else "gate: passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
