@@ -20,9 +20,10 @@ build: install
 demo: build
 	$(BIN)/rag ask "$(QUESTION)"
 
+# The evaluation gate runs first so that pytest's summary line closes the output.
 test: install
-	$(BIN)/python -m pytest -q
 	$(BIN)/python -m eval --gate --no-progress
+	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf index .cache
