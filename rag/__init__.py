@@ -7,20 +7,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["ask", "build_index", "Answer", "Settings", "QuestionError"]
+__all__ = ["ask", "ask_stream", "build_index", "llm_status", "Answer", "Settings", "QuestionError"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import QuestionError, ask, build_index
+    from .api import QuestionError, ask, ask_stream, build_index
+    from .llm import llm_status
     from .config import Settings
     from .types import Answer
 
 
 def __getattr__(name: str):
-    if name in ("ask", "build_index", "QuestionError"):
+    if name in ("ask", "ask_stream", "build_index", "QuestionError"):
         from . import api
 
         return getattr(api, name)
+    if name == "llm_status":
+        from .llm import llm_status
+
+        return llm_status
     if name == "Settings":
         from .config import Settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from . import structured
 from .answer import REFUSAL_TEXT, compose, resolve_placeholders, score_sentences, select, supported
 from .config import Settings, corpus_files
 from .embed import Embedder, default_embedder
+from .followup import is_follow_up, rewrite as rewrite_offline
 from .index import IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, load_index, read_manifest
 from .text import normalize_question
 from .types import Answer, Hit
@@ -118,51 +120,161 @@ def validate_question(question: object, settings: Settings) -> tuple[str, list[s
     return cleaned, notes
 
 
-def ask(question: str, *, k: int | None = None, settings: Settings | None = None,
-        embedder: Embedder | None = None) -> Answer:
-    """Answer a question from the corpus with cited sentences, or say plainly that the documents don't answer."""
+@dataclass
+class _Turn:
+    """A question after validation, follow-up rewriting and retrieval: everything the answerers need."""
+
+    question: str
+    search_question: str
+    rewritten: str | None
+    status: object
+    loaded: _Loaded
+    qvec: np.ndarray
+    hits: list[Hit]
+    notes: list[str]
+    timings: dict
+    t0: float
+    settings: Settings
+    embedder: Embedder
+
+
+def _prepare(question: object, history, mode: str | None, k: int | None, settings: Settings | None,
+             embedder: Embedder | None) -> _Turn:
+    from .llm import llm_status
+
     settings = settings or Settings()
     k = k or settings.k
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     q, notes = validate_question(question, settings)
+    status = llm_status(settings, mode)
+    if status.requested == "llm" and status.mode != "llm":
+        notes.append(status.reason + " Answered offline instead.")
+    history = _clean_history(history)
     embedder = embedder or default_embedder(settings.cache_dir, settings.embed_model)
     loaded = get_retriever(settings, embedder)
-    retriever, index = loaded.retriever, loaded.index
     timings["load"] = (time.perf_counter() - t0) * 1000
 
+    rewritten = None
+    if history and is_follow_up(q):
+        t = time.perf_counter()
+        if status.mode == "llm":
+            from .generate import rewrite_with_llm
+
+            rewritten, note = rewrite_with_llm(q, history, settings)
+            if note:
+                notes.append(note)
+        else:
+            rewritten = rewrite_offline(q, history)
+        rewritten = rewritten if rewritten and rewritten != q else None
+        timings["rewrite"] = (time.perf_counter() - t) * 1000
+    search_q = rewritten or q
+
     t = time.perf_counter()
-    qvec = embedder.encode([q])[0]
+    qvec = embedder.encode([search_q])[0]
     timings["embed"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
-    hits = retriever.search(q, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
-                            settings.bm25_weight, settings.name_boost, settings.sentence_weight)
+    hits = loaded.retriever.search(search_q, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
+                                   settings.bm25_weight, settings.name_boost, settings.sentence_weight)
     timings["retrieve"] = (time.perf_counter() - t) * 1000
+    return _Turn(q, search_q, rewritten, status, loaded, qvec, hits, notes, timings, t0, settings, embedder)
 
+
+def _clean_history(history) -> list[tuple[str, str]]:
+    """History as (question, answer) string pairs; malformed turns are skipped."""
+    out = []
+    for turn in history or []:
+        if isinstance(turn, (list, tuple)) and len(turn) >= 2 and isinstance(turn[0], str):
+            out.append((turn[0], turn[1] if isinstance(turn[1], str) else ""))
+    return out
+
+
+def _routed(turn: _Turn) -> Answer | None:
+    """An exact answer for 'source N' and count/list/ranking/authorship questions, else None."""
+    q, loaded = turn.search_question, turn.loaded
     n = structured.source_number(q)
-    source_text = structured.source_answer(n, index.chunks) if n is not None else None
+    source_text = structured.source_answer(n, loaded.index.chunks) if n is not None else None
     if source_text:
-        return _placeholder_answer(q, source_text, "source", loaded, hits, notes, timings, t0)
+        return _placeholder_answer(q, source_text, "source", loaded, turn.hits, turn.notes, turn.timings, turn.t0)
+    retriever = loaded.retriever
     named = [retriever.chunks[i].id for i in retriever.named_chunks(q) if retriever.chunks[i].kind == "poster"]
     route = structured.route(q, loaded.posters, named)
     if route is not None:
-        return _structured_answer(q, route, loaded, embedder, hits, notes, timings, t0)
+        return _structured_answer(q, route, loaded, turn.embedder, turn.hits, turn.notes, turn.timings, turn.t0)
+    return None
 
+
+def _sentences_of(loaded: _Loaded, hit: Hit) -> list[str]:
+    return loaded.index.sentences[loaded.positions[hit.chunk.id]]
+
+
+def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[str] | None = None) -> Answer:
+    """The offline extractive answer from the turn's passages (or a plain refusal)."""
     t = time.perf_counter()
-    positions = loaded.positions
-    top_dense = float(index.faiss_index.reconstruct(positions[hits[0].chunk.id]) @ qvec) if hits else 0.0
+    loaded, hits, q, settings = turn.loaded, turn.hits, turn.search_question, turn.settings
+    index, positions, retriever = loaded.index, loaded.positions, loaded.retriever
+    notes = turn.notes + (notes or [])
+    top_dense = float(index.faiss_index.reconstruct(positions[hits[0].chunk.id]) @ turn.qvec) if hits else 0.0
     ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, settings.min_support)
     text, citations, refused = REFUSAL_TEXT, [], True
     if ok:
-        sents = [index.sentences[positions[h.chunk.id]] for h in hits]
+        sents = [_sentences_of(loaded, h) for h in hits]
         vecs = [index.sentence_vectors[index.sentence_owner == positions[h.chunk.id]] for h in hits]
-        chosen = select(score_sentences(q, qvec, hits, sents, vecs, retriever.idf), settings.max_answer_sentences)
+        chosen = select(score_sentences(q, turn.qvec, hits, sents, vecs, retriever.idf), settings.max_answer_sentences)
         if chosen:
             text, citations = compose(chosen, hits)
             refused = False
     if refused:
         notes.append(f"Refused: {why}." if why else "Refused: no sentence in the passages answers the question.")
-    timings["answer"] = (time.perf_counter() - t) * 1000
-    timings["total"] = (time.perf_counter() - t0) * 1000
-    return Answer(question=q, text=text, citations=citations, contexts=hits, refused=refused, mode="extractive",
-                  notes=notes, timings_ms=timings, index_fingerprint=index.fingerprint)
+    turn.timings["answer"] = (time.perf_counter() - t) * 1000
+    turn.timings["total"] = (time.perf_counter() - turn.t0) * 1000
+    return Answer(question=turn.question, text=text, citations=citations, contexts=hits, refused=refused,
+                  mode="extractive", rewritten_question=turn.rewritten, notes=notes, unsupported=unsupported or [],
+                  timings_ms=turn.timings, index_fingerprint=index.fingerprint)
+
+
+def _stream(turn: _Turn) -> Iterator[str | Answer]:
+    routed = _routed(turn)
+    if routed is not None:
+        routed.question, routed.rewritten_question = turn.question, turn.rewritten
+        if turn.status.mode == "llm":
+            routed.notes.append("The LLM was not needed: this question has an exact answer.")
+        yield routed.text
+        yield routed
+        return
+    if turn.status.mode != "llm" or not turn.hits:
+        answer = _extractive(turn)
+        yield answer.text
+        yield answer
+        return
+    from .generate import llm_answer
+
+    t = time.perf_counter()
+    base = dict(question=turn.question, contexts=turn.hits, mode="llm", rewritten_question=turn.rewritten,
+                notes=list(turn.notes), timings_ms=turn.timings, index_fingerprint=turn.loaded.index.fingerprint)
+    retriever = turn.loaded.retriever
+    for item in llm_answer(turn.search_question, turn.hits, lambda h: _sentences_of(turn.loaded, h), retriever.idf,
+                           turn.settings, lambda note, unsup: _extractive(turn, [note], unsup), base):
+        if isinstance(item, Answer):
+            turn.timings["llm"] = (time.perf_counter() - t) * 1000
+            turn.timings["total"] = (time.perf_counter() - turn.t0) * 1000
+        yield item
+
+
+def ask_stream(question: str, *, history: list[tuple[str, str]] | None = None, mode: str | None = None,
+               k: int | None = None, settings: Settings | None = None,
+               embedder: Embedder | None = None) -> Iterator[str | Answer]:
+    """Yield the answer's text pieces as they arrive, then the final checked `Answer` (whose text is authoritative)."""
+    yield from _stream(_prepare(question, history, mode, k, settings, embedder))
+
+
+def ask(question: str, *, history: list[tuple[str, str]] | None = None, mode: str | None = None,
+        k: int | None = None, settings: Settings | None = None, embedder: Embedder | None = None) -> Answer:
+    """Answer a question from the corpus with cited sentences, or say plainly that the documents don't answer.
+
+    `history` holds earlier (question, answer) turns for follow-ups; `mode` forces "llm" or "extractive".
+    """
+    for item in _stream(_prepare(question, history, mode, k, settings, embedder)):
+        if isinstance(item, Answer):
+            return item
+    raise RuntimeError("the answer stream ended without an Answer")  # pragma: no cover

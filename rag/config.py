@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,9 +38,15 @@ class Settings(BaseSettings):
         description="Refuse when fewer than this share of the question's content words appear in the best passages.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a note.")
+    mode: Literal["auto", "llm", "extractive"] = Field(
+        "auto", description="auto: LLM when OPENAI_BASE_URL or OPENAI_API_KEY is set, else offline extractive.")
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
-    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM request is abandoned.")
-    llm_max_retries: int = Field(2, ge=0, description="Retries on HTTP 429 and 5xx.")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call (retries included) is abandoned.")
+    llm_max_retries: int = Field(2, ge=0, description="Retries on HTTP 429, 5xx and dropped connections.")
+    llm_max_tokens: int = Field(400, ge=16, description="Upper bound on tokens in an LLM answer.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the LLM.")
+    min_claim_overlap: float = Field(
+        0.5, ge=0, le=1, description="Share of a cited sentence's content words that must appear in its sources.")
 
     def chunk_settings(self) -> dict:
         """Settings that change what the index holds (part of its fingerprint)."""

@@ -1,0 +1,177 @@
+"""Checks an LLM answer against its sources: parse `[n]` markers, verify every cited sentence, renumber.
+
+A sentence is supported by the sources it cites when its numbers and names appear in them and enough of its
+content words do. Uncited factual sentences get the one source that supports them, or are dropped.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences
+
+_NUM = r"\d{1,3}"
+_MARKER = re.compile(rf"\[\s*(?:sources?\s*)?({_NUM}(?:\s*(?:[,;]|–|-|and)\s*(?:sources?\s*)?{_NUM})*)\s*\]", re.I)
+_MARKERS_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[[^\]\n]{1,40}\]\s*)+)")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_ENTITY = re.compile(r"\b(?:[A-Za-z]*[a-z][A-Z][\w-]*|[A-Z]{2,}[\w-]*|[A-Za-z]+\d[\w.-]*|[A-Z][a-z][\w-]*)")
+_REFUSAL = re.compile(
+    r"\b(?:documents?|sources?|context|passages?) (?:do not|don't|does not|doesn't) (?:answer|cover|contain|mention|say|provide)"
+    r"|\b(?:cannot|can't|can ?not|unable to) (?:answer|find|determine)"
+    r"|\bno (?:information|mention|answer) (?:about|on|of|in|regarding)", re.I)
+
+
+@dataclass
+class Checked:
+    """The checked answer: text with valid renumbered markers, and what was dropped or repaired."""
+
+    text: str
+    cited: list[int] = field(default_factory=list)  # 1-based source numbers, in new marker order
+    support: dict[int, list[str]] = field(default_factory=dict)  # source number -> answer sentences citing it
+    unsupported: list[str] = field(default_factory=list)
+    claims: int = 0
+    failed: int = 0
+    dropped_markers: list[int] = field(default_factory=list)
+    repaired: int = 0
+    refused: bool = False
+
+
+def parse_markers(group: str) -> list[int]:
+    """Source numbers in a marker body such as '1', '1, 3', 'source 2' or '2-4'."""
+    out: list[int] = []
+    for a, b in re.findall(rf"({_NUM})(?:\s*[–-]\s*({_NUM}))?", group):
+        lo, hi = int(a), int(b) if b else int(a)
+        out += list(range(lo, hi + 1)) if 0 < hi - lo < 10 else [lo]
+    return list(dict.fromkeys(out))
+
+
+def split_claims(text: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with the source numbers each one cites (markers removed from the sentence)."""
+    text = _MARKERS_AFTER_STOP.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text).strip()
+    out = []
+    for sent in split_sentences(text):
+        sent = _BULLET.sub("", sent)
+        nums: list[int] = []
+        for m in _MARKER.finditer(sent):
+            nums += parse_markers(m.group(1))
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sent)).strip()
+        if bare:
+            out.append((bare, list(dict.fromkeys(nums))))
+    return out
+
+
+def is_refusal(text: str) -> bool:
+    """Whether text says the sources do not answer."""
+    return bool(_REFUSAL.search(text))
+
+
+def entities(sentence: str, is_generic: Callable[[str], bool]) -> list[str]:
+    """Names in a sentence that a source must contain: CamelCase, ACRONYMS, alphanumerics, mid-sentence capitals."""
+    found = []
+    for m in _ENTITY.finditer(sentence):
+        word = m.group(0).strip("-.")
+        if m.start() == 0 and re.fullmatch(r"[A-Z][a-z]+", word):
+            continue  # the first word of a sentence is capitalised anyway
+        if fold(word) in STOPWORDS or all(is_generic(t) for t in content_tokens(word) or [fold(word)]):
+            continue
+        found.append(word)
+    return found
+
+
+def claim_problem(sentence: str, source_text: str, question: str, is_generic: Callable[[str], bool],
+                  min_overlap: float) -> str | None:
+    """Why the source text does not support the sentence, or None when it does."""
+    src = fold(source_text)
+    allowed_numbers = numbers_in(source_text) | numbers_in(question)
+    missing_numbers = [n for n in numbers_in(sentence) if n not in allowed_numbers]
+    if missing_numbers:
+        return f"number {missing_numbers[0]} not in the cited source"
+    q = fold(question)
+    missing = [e for e in entities(sentence, is_generic) if fold(e) not in src and fold(e) not in q]
+    if missing:
+        return f"name {missing[0]} not in the cited source"
+    toks = set(content_tokens(sentence))
+    if toks:
+        overlap = len(toks & set(content_tokens(source_text))) / len(toks)
+        if overlap < min_overlap:
+            return f"only {overlap:.0%} of its words are in the cited source"
+    return None
+
+
+def check_answer(text: str, sources: list[str], question: str, is_generic: Callable[[str], bool],
+                 min_overlap: float = 0.5) -> Checked:
+    """Keep the supported sentences of an LLM answer, renumber their markers and report the rest."""
+    claims = split_claims(text)
+    if not claims or (is_refusal(text) and not any(nums for _, nums in claims) and len(text.split()) < 60):
+        return Checked(text=text.strip(), refused=bool(claims))
+    n = len(sources)
+    result = Checked(text="")
+    kept: list[tuple[str, list[int]]] = []
+    for sent, nums in claims:
+        valid = [i for i in nums if 1 <= i <= n]
+        result.dropped_markers += [i for i in nums if not 1 <= i <= n]
+        if is_refusal(sent) and not valid:
+            kept.append((sent, []))  # a statement about the sources, not a claim
+            continue
+        if not nums and _is_connective(sent, is_generic):
+            kept.append((sent, []))  # a connective such as "In short:"
+            continue
+        result.claims += 1
+        if valid:
+            ok = [i for i in valid if claim_problem(sent, sources[i - 1], question, is_generic, min_overlap) is None]
+            if ok:
+                kept.append((sent, ok))
+                continue
+            why = claim_problem(sent, sources[valid[0] - 1], question, is_generic, min_overlap)
+        else:
+            best = _best_source(sent, sources, question, is_generic, min_overlap)
+            if best is not None:
+                result.repaired += 1
+                kept.append((sent, [best]))
+                continue
+            why = "no citation, and no source supports it"
+        result.failed += 1
+        result.unsupported.append(f"{sent} ({why})")
+    order: dict[int, int] = {}
+    parts = []
+    for sent, nums in kept:
+        for i in nums:
+            order.setdefault(i, len(order) + 1)
+            result.support.setdefault(i, []).append(sent)
+        tail = "".join(f"[{order[i]}]" for i in nums)
+        if tail:
+            end = sent[-1] if sent[-1] in ".!?" else "."
+            body = sent[:-1] if sent[-1] in ".!?" else sent
+            parts.append(f"{body} {tail}{end}")
+        else:
+            parts.append(sent)
+    result.text = " ".join(parts)
+    result.cited = list(order)
+    return result
+
+
+def _is_connective(sent: str, is_generic: Callable[[str], bool]) -> bool:
+    """A sentence that states nothing checkable: no numbers, no names, at most one content word (or a lead-in)."""
+    if numbers_in(sent) or entities(sent, is_generic):
+        return False
+    n = len(content_tokens(sent))
+    return n <= 1 or (sent.endswith(":") and n <= 4)
+
+
+def _best_source(sent: str, sources: list[str], question: str, is_generic: Callable[[str], bool],
+                 min_overlap: float) -> int | None:
+    toks = set(content_tokens(sent))
+    ranked = sorted(range(len(sources)), key=lambda i: -len(toks & set(content_tokens(sources[i]))))
+    for i in ranked[:3]:
+        if claim_problem(sent, sources[i], question, is_generic, min_overlap) is None:
+            return i + 1
+    return None
+
+
+def best_sentence(claims: list[str], chunk_sentences: list[str]) -> str:
+    """The chunk sentence that shares most content words with the answer sentences citing it."""
+    want = set(content_tokens(" ".join(claims)))
+    if not chunk_sentences:
+        return ""
+    return max(chunk_sentences, key=lambda s: len(want & set(content_tokens(s))))

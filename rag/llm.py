@@ -1,0 +1,164 @@
+"""The LLM client: which mode is active and why, and chat completions through the `openai` client.
+
+Every call has one overall deadline (`Settings.llm_timeout`): retries on 429, 5xx and dropped connections back
+off within it, and a stream that stalls or trickles past it is abandoned. Errors never carry the API key.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class LLMError(RuntimeError):
+    """The LLM endpoint failed: unreachable, timed out, an HTTP error, or a malformed or empty reply."""
+
+
+@dataclass(frozen=True)
+class LLMStatus:
+    """Which answering mode is active, with the model and endpoint (never the key) and a one-line reason."""
+
+    mode: str
+    model: str | None
+    base_url: str | None
+    reason: str
+    requested: str = "auto"
+
+
+def redact_url(url: str) -> str:
+    """The URL without any user:password part or query string."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def llm_status(settings: Settings | None = None, mode: str | None = None) -> LLMStatus:
+    """The mode `ask()` will use: LLM when OPENAI_BASE_URL or OPENAI_API_KEY is set, unless forced either way."""
+    settings = settings or Settings()
+    requested = mode or settings.mode
+    if requested not in ("auto", "llm", "extractive"):
+        raise ValueError(f"mode must be 'auto', 'llm' or 'extractive', not {requested!r}")
+    base, key = os.environ.get("OPENAI_BASE_URL", "").strip(), os.environ.get("OPENAI_API_KEY", "").strip()
+    if requested == "extractive":
+        return LLMStatus("extractive", None, None, "Offline extractive mode was requested.", requested)
+    if not (base or key):
+        why = ("LLM mode was requested but no LLM is configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY)."
+               if requested == "llm" else
+               "No LLM is configured (OPENAI_BASE_URL and OPENAI_API_KEY are unset), so answers are extracted offline.")
+        return LLMStatus("extractive", None, None, why, requested)
+    url = redact_url(base) if base else DEFAULT_BASE_URL
+    source = "OPENAI_BASE_URL" if base else "OPENAI_API_KEY"
+    return LLMStatus("llm", settings.llm_model, url, f"{source} is set, so answers come from {settings.llm_model} at {url}.",
+                     requested)
+
+
+def _scrub(text: str) -> str:
+    key = os.environ.get("OPENAI_API_KEY", "")
+    return text.replace(key, "***") if key and len(key) >= 4 else text
+
+
+def _client(timeout: float):
+    from openai import OpenAI
+
+    base = os.environ.get("OPENAI_BASE_URL", "").strip() or None
+    key = os.environ.get("OPENAI_API_KEY", "").strip() or "not-needed"  # local servers accept any key
+    return OpenAI(base_url=base, api_key=key, timeout=timeout, max_retries=0)
+
+
+def _retryable(exc: Exception) -> bool:
+    import openai
+
+    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
+
+
+def _describe(exc: Exception) -> str:
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "the LLM request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "the LLM endpoint could not be reached"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the LLM endpoint answered HTTP {exc.status_code}"
+    return _scrub(f"the LLM call failed ({exc.__class__.__name__}: {exc})"[:300])
+
+
+def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: int, deadline: float):
+    """Send the request, retrying 429/5xx/connection errors with jittered backoff until the deadline."""
+    attempt = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise LLMError("the LLM request timed out")
+        try:
+            return _client(remaining).chat.completions.create(
+                model=settings.llm_model, messages=messages, temperature=settings.llm_temperature,
+                max_tokens=max_tokens, stream=stream)
+        except Exception as e:  # noqa: BLE001 - every failure becomes an LLMError or a retry
+            why = _describe(e)
+            pause = min(2.0, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
+            if attempt >= settings.llm_max_retries or not _retryable(e) or time.monotonic() + pause >= deadline:
+                raise LLMError(why) from None
+            log.info("%s; retrying in %.2f s", why, pause)
+            time.sleep(pause)
+            attempt += 1
+
+
+def complete(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> str:
+    """The full text of one chat completion, within the settings' timeout."""
+    deadline = time.monotonic() + settings.llm_timeout
+    resp = _open(messages, settings, False, max_tokens or settings.llm_max_tokens, deadline)
+    try:
+        text = resp.choices[0].message.content
+    except (AttributeError, IndexError, TypeError):
+        raise LLMError("the LLM endpoint sent a malformed reply") from None
+    if not isinstance(text, str) or not text.strip():
+        raise LLMError("the LLM sent an empty completion")
+    return text
+
+
+def stream(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> Iterator[str]:
+    """Yield text pieces of a streamed chat completion; raise LLMError on failure, stall or deadline."""
+    deadline = time.monotonic() + settings.llm_timeout
+    resp = _open(messages, settings, True, max_tokens or settings.llm_max_tokens, deadline)
+    got_any, finished = False, False
+    try:
+        for chunk in resp:
+            if time.monotonic() > deadline:
+                raise LLMError("the LLM stream ran past the timeout")
+            choices = getattr(chunk, "choices", None) or []
+            if not choices:
+                continue
+            piece = getattr(choices[0].delta, "content", None) if choices[0].delta else None
+            if choices[0].finish_reason:
+                finished = True
+            if piece:
+                got_any = True
+                yield piece
+    except LLMError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a dropped or garbled stream
+        raise LLMError(_describe(e).replace("call failed", "stream broke off")) from None
+    finally:
+        close = getattr(resp, "close", None)
+        if close:
+            close()
+    if not got_any:
+        raise LLMError("the LLM sent an empty completion")
+    if not finished:
+        raise LLMError("the LLM stream ended without finishing")
