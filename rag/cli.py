@@ -35,7 +35,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _format_answer(answer) -> str:
-    lines = [answer.text, ""]
+    lines = [f"(understood as: {answer.rewritten_question})", ""] if answer.rewritten_question else []
+    lines += [answer.text, ""]
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
@@ -47,6 +48,8 @@ def _format_answer(answer) -> str:
             lines.append(f"  - {h.chunk.title} ({h.chunk.id})")
     for note in answer.notes:
         lines.append(f"Note: {note}")
+    if answer.unsupported:
+        lines.append(f"Dropped as unsupported: {len(answer.unsupported)} sentence(s) (see --json)")
     lines.append(f"[mode: {answer.mode}, {answer.timings_ms.get('total', 0):.0f} ms]")
     return "\n".join(lines)
 
@@ -55,17 +58,35 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from .api import ask
     from .config import Settings
 
-    answer = ask(args.question, k=args.k, settings=Settings())
+    from .llm import llm_status
+
+    settings = Settings()
+    status = llm_status(settings, args.mode)
+    if not args.json:
+        print(f"[{_mode_line(status)}]", file=sys.stderr)
+    answer = ask(args.question, k=args.k, mode=args.mode, settings=settings)
     print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if args.json else _format_answer(answer))
     return 0
+
+
+def _mode_line(status) -> str:
+    what = f"LLM ({status.model} at {status.base_url})" if status.mode == "llm" else "offline extractive"
+    return f"mode: {what}. {status.reason}"
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
     from .config import Settings
     from .index import IndexError_, check_fresh, read_manifest
+    from .llm import llm_status
+    from .prompts import PromptError, load_prompts
 
     settings = Settings()
-    print("Mode: offline extractive (no LLM configured)")
+    line = _mode_line(llm_status(settings))
+    print(line[0].upper() + line[1:])
+    try:
+        print(f"Prompts: {load_prompts().hash} (prompts/ validated)")
+    except PromptError as e:
+        print(f"Prompts: invalid: {e}")
     try:
         manifest = read_manifest(settings.index_dir)
         check_fresh(manifest, settings)
@@ -125,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("question", help="the question, in quotes")
     a.add_argument("-k", type=int, default=None, metavar="N", help="passages to retrieve (default 5)")
     a.add_argument("--json", action="store_true", help="print the full Answer as JSON")
+    a.add_argument("--mode", choices=["auto", "llm", "extractive"], default=None,
+                   help="answer with the LLM or offline (default: RAG_MODE, auto = LLM if configured)")
     a.set_defaults(func=_cmd_ask)
     ln = sub.add_parser("link-notes", help="regenerate corpus/notes_poster_links.tsv (notes entry -> program poster)")
     ln.set_defaults(func=_cmd_link_notes)
@@ -160,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-k must be between 1 and 50")
     from .api import QuestionError
     from .index import IndexError_
+    from .prompts import PromptError
 
     try:
         return args.func(args)
@@ -169,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     except IndexError_ as e:
         print(f"rag: index error: {e}", file=sys.stderr)
         return 1
+    except PromptError as e:
+        print(f"rag: prompt error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
