@@ -17,7 +17,8 @@ def rankings(retriever, question: str, qvec: np.ndarray, settings: Settings, dep
     dense, _ = retriever.dense_ranking(qvec, depth)
     bm25 = retriever.bm25_ranking(question, depth)
     fused = retriever.search(question, qvec, depth, settings.candidates, settings.rrf_k, settings.dense_weight,
-                             settings.bm25_weight, settings.name_boost, settings.sentence_weight)
+                             settings.bm25_weight, settings.name_boost, settings.sentence_weight,
+                             fusion=settings.fusion)
     return {
         "bm25": [ids[i] for i in bm25],
         "dense": [ids[i] for i in dense],

@@ -27,11 +27,20 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1, description="Chunks embedded per batch while building.")
     k: int = Field(5, ge=1, le=50, description="Chunks returned by retrieval and shown as contexts.")
     candidates: int = Field(40, ge=5, description="Candidates taken from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
-    bm25_weight: float = Field(2.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    sentence_weight: float = Field(0.0, ge=0, description="Weight of the best-sentence dense ranking in fusion.")
-    name_boost: float = Field(1.0, ge=0, description="Fusion bonus for chunks whose system name the question mentions.")
+    fusion: Literal["zscore", "rrf"] = Field(
+        "zscore",
+        description="How retrievers are fused: 'zscore' = weighted mean of each retriever's standard scores over "
+                    "the collection; 'rrf' = reciprocal rank fusion.",
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion='rrf' only).")
+    dense_weight: float = Field(0.0, ge=0, description="Weight of the whole-chunk dense similarity in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of BM25 in fusion.")
+    sentence_weight: float = Field(1.0, ge=0, description="Weight of the best-sentence dense similarity in fusion.")
+    name_boost: float = Field(
+        1.0, ge=0,
+        description="Fusion bonus for chunks whose system name the question mentions (standard deviations for "
+                    "zscore fusion; a multiple of the top fusable score for rrf).",
+    )
     max_answer_sentences: int = Field(4, ge=1, le=10, description="Upper bound on sentences in an extractive answer.")
     min_support: float = Field(
         0.34, ge=0, le=1,

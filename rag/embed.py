@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,38 @@ log = logging.getLogger(__name__)
 
 _MODELS: dict[str, "SentenceTransformerEmbedder"] = {}
 _LOCK = threading.Lock()
+
+# Query-time encodes (a question or two) run on one torch thread: on a busy CPU, intra-op threads wait for each
+# other and a single question took 20-130 ms instead of ~13 ms. Bigger batches (index builds) keep every thread.
+SMALL_BATCH = 8
+_THREADS_LOCK = threading.Lock()
+_single_users = 0  # encodes currently running single-threaded
+_saved_threads: int | None = None  # torch's thread count before the first of them started
+
+
+@contextmanager
+def single_torch_thread():
+    """Run the block with torch limited to one intra-op thread, then restore the previous count.
+
+    torch's thread count is process-wide, so overlapping callers share one reference count: the count drops to 1
+    when the first enters and is restored only when the last leaves, never leaving the process single-threaded.
+    """
+    global _single_users, _saved_threads
+    import torch
+
+    with _THREADS_LOCK:
+        if _single_users == 0:
+            _saved_threads = torch.get_num_threads()
+            if _saved_threads != 1:
+                torch.set_num_threads(1)
+        _single_users += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _single_users -= 1
+            if _single_users == 0 and _saved_threads not in (None, 1):
+                torch.set_num_threads(_saved_threads)
 
 
 class Embedder(Protocol):
@@ -64,11 +97,18 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension())
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Embed texts as L2-normalised float32 rows."""
-        vecs = self._model.encode(
+        """Embed texts as L2-normalised float32 rows (a handful of texts on one thread, see SMALL_BATCH)."""
+        if len(texts) <= SMALL_BATCH:
+            with single_torch_thread():
+                vecs = self._encode(texts, batch_size)
+        else:
+            vecs = self._encode(texts, batch_size)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self._model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True,
         )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
 def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2") -> SentenceTransformerEmbedder:
