@@ -69,7 +69,8 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
             sents, vecs = sents[: len(sents) - n_meta], vecs[: len(vecs) - n_meta]
         if not sents:
             continue
-        dense = vecs @ qvec if len(vecs) else np.zeros(len(sents))
+        # einsum, not BLAS: tiny products stall on BLAS thread hand-offs when the CPU is busy.
+        dense = np.einsum("ij,j->i", vecs, qvec) if len(vecs) else np.zeros(len(sents))
         # Words of the chunk's title count for every sentence: "it" in a sentence refers to the titled system.
         names = [hit.chunk.metadata.get("name") or "", *hit.chunk.metadata.get("aliases", [])]
         title_tokens = set(content_tokens(" ".join([hit.chunk.title, *names])))

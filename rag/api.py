@@ -175,7 +175,8 @@ def _prepare(question: object, history, mode: str | None, k: int | None, setting
     timings["embed"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     hits = loaded.retriever.search(search_q, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
-                                   settings.bm25_weight, settings.name_boost, settings.sentence_weight)
+                                   settings.bm25_weight, settings.name_boost, settings.sentence_weight,
+                                   fusion=settings.fusion)
     timings["retrieve"] = (time.perf_counter() - t) * 1000
     return _Turn(q, search_q, rewritten, status, loaded, qvec, hits, notes, timings, t0, settings, embedder)
 

@@ -24,6 +24,13 @@ def generic_checker(idf: Callable[[str], float]) -> Callable[[str], bool]:
     return lambda token: idf(token) < GENERIC_IDF
 
 
+def instructions_text() -> str:
+    """The answering prompt's own wording (no sources, no question), to recognise a model that parrots it."""
+    prompts = load_prompts()
+    return (prompts.render("system", refusal="") + "\n"
+            + prompts.render("answer", sources="", question="", refusal=""))
+
+
 def messages_for(question: str, hits: list[Hit]) -> tuple[list[dict], str]:
     """Chat messages for answering `question` from `hits`, and the prompt hash."""
     prompts = load_prompts()
@@ -68,7 +75,8 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         return
     raw = "".join(pieces)
     sources = [format_source(i + 1, h) for i, h in enumerate(hits)]
-    checked = check_answer(raw, sources, question, generic_checker(idf), settings.min_claim_overlap)
+    checked = check_answer(raw, sources, question, generic_checker(idf), settings.min_claim_overlap,
+                           instructions_text())
     notes = list(base.pop("notes", []))
     if checked.refused:
         notes.append("The LLM found no answer in the sources.")

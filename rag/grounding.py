@@ -99,10 +99,28 @@ def claim_problem(sentence: str, source_text: str, question: str, is_generic: Ca
     return None
 
 
+def empty_claim(sentence: str, question: str, headers: list[str], instructions: str) -> str | None:
+    """Why a sentence says nothing of its own (a question, an echo of the prompt, a restated title), or None."""
+    toks = set(content_tokens(sentence))
+    if sentence.rstrip().endswith("?"):
+        return "a question, not an answer"
+    if instructions and toks and len(toks & set(content_tokens(instructions))) >= 0.8 * len(toks):
+        return "repeats the instructions"
+    known = set(content_tokens(question + " " + " ".join(headers)))
+    if toks and toks <= known and not numbers_in(sentence) - numbers_in(question):
+        return "only restates the question or a source's title"
+    return None
+
+
 def check_answer(text: str, sources: list[str], question: str, is_generic: Callable[[str], bool],
-                 min_overlap: float = 0.5) -> Checked:
-    """Keep the supported sentences of an LLM answer, renumber their markers and report the rest."""
+                 min_overlap: float = 0.5, instructions: str = "") -> Checked:
+    """Keep the supported sentences of an LLM answer, renumber their markers and report the rest.
+
+    `sources` are the texts the model saw (first line: number, kind and title); `instructions` is the prompt
+    text around them, so that a sentence parroting it is not taken for a claim.
+    """
     claims = split_claims(text)
+    headers = [src.splitlines()[0] if src else "" for src in sources]
     if not claims or (is_refusal(text) and not any(nums for _, nums in claims) and len(text.split()) < 60):
         return Checked(text=text.strip(), refused=bool(claims))
     n = len(sources)
@@ -111,13 +129,18 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
     for sent, nums in claims:
         valid = [i for i in nums if 1 <= i <= n]
         result.dropped_markers += [i for i in nums if not 1 <= i <= n]
-        if is_refusal(sent) and not valid:
+        if is_refusal(sent) and not valid and not (instructions and fold(sent).rstrip(".") in fold(instructions)):
             kept.append((sent, []))  # a statement about the sources, not a claim
             continue
         if not nums and _is_connective(sent, is_generic):
             kept.append((sent, []))  # a connective such as "In short:"
             continue
         result.claims += 1
+        empty = empty_claim(sent, question, [headers[i - 1] for i in valid] or headers, instructions)
+        if empty:
+            result.failed += 1
+            result.unsupported.append(f"{sent} ({empty})")
+            continue
         if valid:
             ok = [i for i in valid if claim_problem(sent, sources[i - 1], question, is_generic, min_overlap) is None]
             if ok:

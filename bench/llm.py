@@ -1,0 +1,110 @@
+"""LLM-mode figures against a local llama.cpp server: time to first token, total time, citation-check time.
+
+Run: python -m bench.llm [--questions 10] [--base-url URL --model NAME]. Without --base-url it starts the
+packaged SmolLM2 server itself. Prints a table; writes bench/results/llm.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench.core import FALLBACK_QUESTIONS, ROOT, _pct
+
+
+def _questions(n: int) -> list[str]:
+    gold = ROOT / "eval" / "gold.jsonl"
+    if not gold.exists():
+        return FALLBACK_QUESTIONS[:n]
+    rows = [json.loads(x) for x in gold.read_text().splitlines() if x.strip()]
+    rows = [r for r in rows if r.get("kind", "").startswith("fact")]
+    return [r["user_input"] for r in rows[:: max(1, len(rows) // n)]][:n]
+
+
+def measure(questions: list[str], settings) -> dict:
+    """Stream each question in LLM mode and time the first piece, the whole answer and the citation check."""
+    from rag.api import ask_stream, get_retriever
+    from rag.generate import generic_checker, instructions_text
+    from rag.grounding import check_answer
+    from rag.prompts import format_source
+
+    is_generic = generic_checker(get_retriever(settings).retriever.idf)
+    rows = []
+    for q in questions:
+        t0 = time.perf_counter()
+        first, pieces, final = None, [], None
+        for item in ask_stream(q, settings=settings, mode="llm"):
+            if isinstance(item, str):
+                first = first if first is not None else time.perf_counter() - t0
+                pieces.append(item)
+            else:
+                final = item
+        total = time.perf_counter() - t0
+        sources = [format_source(i + 1, h) for i, h in enumerate(final.contexts)]
+        raw, instr = "".join(pieces), instructions_text()
+        t = time.perf_counter()
+        reps = 20
+        for _ in range(reps):
+            check_answer(raw, sources, q, is_generic, settings.min_claim_overlap, instr)
+        check_ms = (time.perf_counter() - t) * 1000 / reps
+        rows.append({"question": q, "ttft_s": first, "total_s": total, "llm_s": final.timings_ms.get("llm", 0) / 1000,
+                     "check_ms": check_ms, "mode": final.mode, "unsupported": len(final.unsupported),
+                     "chars": len(raw)})
+        print(f"  {total:6.2f} s  ttft {first or 0:5.2f} s  check {check_ms:5.2f} ms  {final.mode:10s} {q[:60]}")
+    return {"rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the LLM-mode figures."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--questions", type=int, default=10)
+    ap.add_argument("--base-url", default=None, help="an OpenAI-compatible endpoint (default: start SmolLM2 locally)")
+    ap.add_argument("--model", default=None, help="model name for --base-url")
+    args = ap.parse_args(argv)
+    from rag.config import Settings
+
+    server = None
+    if args.base_url:
+        os.environ["OPENAI_BASE_URL"] = args.base_url
+        model = args.model or Settings().llm_model
+    else:
+        from rag.serve import start_server
+
+        t = time.perf_counter()
+        server = start_server()
+        print(f"local SmolLM2 server ready in {time.perf_counter() - t:.1f} s")
+        os.environ["OPENAI_BASE_URL"], model = server.base_url, server.model
+    os.environ.setdefault("OPENAI_API_KEY", "local")
+    try:
+        settings = Settings(llm_model=model, llm_timeout=120)
+        from rag.api import ask
+
+        ask("warm-up: which paper won the best paper award?", settings=settings, mode="extractive")
+        out = measure(_questions(args.questions), settings)
+    finally:
+        if server:
+            server.stop()
+    rows = out["rows"]
+    summary = {}
+    for key in ("ttft_s", "total_s", "check_ms"):
+        vals = [r[key] for r in rows if r[key] is not None]
+        summary[key] = {"p50": _pct(vals, 50), "p95": _pct(vals, 95), "mean": statistics.fmean(vals)}
+    summary["llm_answers_kept"] = sum(r["mode"] == "llm" for r in rows)
+    out.update(summary=summary, model=model, questions=len(rows))
+    print(f"{len(rows)} questions, model {model}:")
+    for key in ("ttft_s", "total_s", "check_ms"):
+        v = summary[key]
+        print(f"  {key:9s} p50 {v['p50']:8.3f}  p95 {v['p95']:8.3f}  mean {v['mean']:8.3f}")
+    print(f"  LLM answers kept after the check: {summary['llm_answers_kept']} of {len(rows)}")
+    res = ROOT / "bench" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "llm.json").write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
