@@ -272,3 +272,16 @@ def test_follow_up_in_llm_mode_is_rewritten_before_retrieval(fake, llm_settings)
 def test_exact_routes_do_not_call_the_llm(fake, llm_settings):
     a = ask("How many posters are from Google?", settings=llm_settings)
     assert a.route == "structured" and not fake.requests
+
+
+def test_sentences_that_say_nothing_of_their_own_are_dropped():
+    """Weak models parrot the question, the source headers and the instructions; none of that is a claim."""
+    instructions = "Answer in two to five sentences, with a [n] citation after every sentence."
+    answer = ("Question: What does FooServe do [1]? (Poster abstract) FooServe [1]. "
+              "Answer in two to five sentences, with a citation after every sentence [1]. "
+              "FooServe uses a paged cache [1].")
+    c = check_answer(answer, SOURCES, "What does FooServe do?", generic, instructions=instructions)
+    assert c.text == "FooServe uses a paged cache [1]."
+    reasons = " ".join(c.unsupported)
+    assert "a question, not an answer" in reasons and "restates the question or a source's title" in reasons
+    assert "repeats the instructions" in reasons and c.failed == 3 and c.claims == 4
