@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the LLM.")
     min_claim_overlap: float = Field(
         0.5, ge=0, le=1, description="Share of a cited sentence's content words that must appear in its sources.")
+    ann_threshold: int = Field(
+        50_000, ge=1,
+        description="Chunk count from which the FAISS index is approximate (ann_kind) instead of exact IndexFlatIP.")
+    ann_kind: Literal["ivf", "hnsw"] = Field(
+        "ivf", description="Approximate index above ann_threshold: 'ivf' (IVF-Flat, fast to build) or 'hnsw'.")
+    ann_nlist: int = Field(0, ge=0, description="IVF cells; 0 = about 4·sqrt(chunks), a power of two.")
+    ann_nprobe: int = Field(32, ge=1, description="IVF cells scanned per query (query time; no rebuild needed).")
+    ann_hnsw_m: int = Field(32, ge=4, description="HNSW links per node.")
+    ann_ef_construction: int = Field(80, ge=8, description="HNSW candidate list while building.")
+    ann_ef_search: int = Field(64, ge=8, description="HNSW candidate list per query (query time).")
 
     def chunk_settings(self) -> dict:
         """Settings that change what the index holds (part of its fingerprint)."""

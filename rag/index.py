@@ -17,6 +17,7 @@ from .corpus import load_corpus
 from .embed import Embedder
 from .sentences import chunk_sentences
 from .types import Chunk
+from .vectors import build_vector_index, configure_search
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.embed_batch_size, progress)
     chunk_vecs, sent_vecs = vecs[: len(chunks)], vecs[len(chunks):]
 
-    index = faiss.IndexFlatIP(embedder.dimension)
-    index.add(chunk_vecs)
+    # Exact IndexFlatIP below settings.ann_threshold chunks (the real corpus), an approximate index above it.
+    index = build_vector_index(chunk_vecs.reshape(-1, embedder.dimension), settings)
 
     parent = settings.index_dir.parent
     tmp = parent / f".{settings.index_dir.name}.tmp-{os.getpid()}"
@@ -174,7 +175,7 @@ def load_index(settings: Settings) -> LoadedIndex:
         if file_sha256(f) != digest:
             raise IndexCorruptError(f"Index file {f} does not match its manifest (truncated or modified). {fix}")
     try:
-        index = faiss.read_index(str(d / FAISS_FILE))
+        index = configure_search(faiss.read_index(str(d / FAISS_FILE)), settings)
         records = [json.loads(line) for line in (d / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()]
         sent_vecs = np.load(d / SENTS_FILE).astype(np.float32)
     except Exception as e:  # faiss raises RuntimeError, json ValueError, numpy ValueError

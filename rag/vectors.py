@@ -1,0 +1,106 @@
+"""Which FAISS index holds the chunk vectors: exact inner product below a size threshold, approximate above it.
+
+Below `Settings.ann_threshold` vectors (50,000 by default; the real corpus has 282) the index is `IndexFlatIP`:
+exact, nothing to train, and a full scan of a few thousand vectors costs well under a millisecond. Above it, an
+approximate index keeps a query in the low milliseconds at a million chunks:
+
+- `ivf` (default): IVF-Flat. The vectors are split into `nlist` k-means cells and a query scans the `nprobe`
+  nearest cells. Vectors are stored uncompressed, so results are exact within the scanned cells and memory stays
+  ~4·d bytes a vector (1.5 GB at 1M × 384). It trains on a sample in seconds, where HNSW on two cores takes
+  many minutes to build at 1M.
+- `hnsw`: HNSW-Flat graph (`hnsw_m` links a node, `ef_search` candidates at query time). Faster and more accurate
+  per query at the same memory plus ~8·M bytes a vector, but slow to build.
+
+The search parameters (`nprobe`, `ef_search`) are query-time settings: `configure_search` applies them to an index
+loaded from disk, so changing them needs no rebuild. IVF indexes keep a direct map so that `reconstruct` works
+(the retriever and answerer read chunk vectors back from the index).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+KINDS = ("flat", "ivf", "hnsw")
+TRAIN_POINTS_PER_CELL = 40  # k-means sample per IVF cell (FAISS warns below 39)
+
+
+def auto_nlist(n: int) -> int:
+    """IVF cells for n vectors: about 4·√n rounded to a power of two, at most n/40 (enough k-means points a cell)."""
+    target = 4 * math.sqrt(max(n, 1))
+    nlist = 2 ** round(math.log2(target))
+    nlist = min(nlist, n // TRAIN_POINTS_PER_CELL, 65_536)
+    return int(max(1, nlist))
+
+
+def chosen_kind(n: int, settings) -> str:
+    """'flat' below settings.ann_threshold vectors, else settings.ann_kind."""
+    return "flat" if n < settings.ann_threshold else settings.ann_kind
+
+
+def build_vector_index(vectors: np.ndarray, settings, *, seed: int = 1234):
+    """A FAISS inner-product index over L2-normalised float32 rows, of the kind `chosen_kind` picks."""
+    import faiss
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"vectors must be a 2-d array, not shape {x.shape}")
+    n, d = x.shape
+    kind = chosen_kind(n, settings)
+    if kind == "flat":
+        index = faiss.IndexFlatIP(d)
+        index.add(x)
+        return index
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, settings.ann_hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.ann_ef_construction
+        index.add(x)
+        configure_search(index, settings)
+        return index
+    if kind == "ivf":
+        nlist = settings.ann_nlist or auto_nlist(n)
+        nlist = max(1, min(nlist, n))
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        sample = x
+        limit = TRAIN_POINTS_PER_CELL * nlist
+        if n > limit:
+            rows = np.random.default_rng(seed).choice(n, size=limit, replace=False)
+            sample = x[np.sort(rows)]
+        index.train(sample)
+        index.add(x)
+        index.make_direct_map()  # reconstruct(i) by position, as the flat index allows
+        configure_search(index, settings)
+        return index
+    raise ValueError(f"unknown ann_kind {kind!r}; expected one of {', '.join(KINDS[1:])}")
+
+
+def configure_search(index, settings):
+    """Apply the query-time settings (IVF nprobe, HNSW efSearch) to an index; flat indexes are left as they are."""
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = settings.ann_ef_search
+        return index
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except (RuntimeError, AttributeError):
+        return index
+    ivf.nprobe = max(1, min(settings.ann_nprobe, ivf.nlist))
+    return index
+
+
+def describe(index) -> str:
+    """A short label for an index: 'flat', 'ivf(nlist=4096, nprobe=32)', 'hnsw(M=32, efSearch=64)'."""
+    import faiss
+
+    if isinstance(index, faiss.IndexFlat):
+        return "flat"
+    if isinstance(index, faiss.IndexHNSW):
+        return f"hnsw(M={index.hnsw.nb_neighbors(1)}, efSearch={index.hnsw.efSearch})"
+    try:
+        ivf = faiss.extract_index_ivf(index)
+        return f"ivf(nlist={ivf.nlist}, nprobe={ivf.nprobe})"
+    except (RuntimeError, AttributeError):
+        return type(index).__name__
