@@ -75,6 +75,8 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
         names = [hit.chunk.metadata.get("name") or "", *hit.chunk.metadata.get("aliases", [])]
         title_tokens = set(content_tokens(" ".join([hit.chunk.title, *names])))
         for s, d in zip(sents, dense):
+            if s.rstrip(" )\"'”").endswith("?"):
+                continue  # a question in a passage (an open question, a tweet's hook) never answers one
             lex = weighted_coverage(q_tokens, set(content_tokens(s)) | title_tokens, idf)
             score = 0.5 * float(d) + 0.5 * lex + 0.04 / (rank + 1) + _type_bonus(kind, s)
             out.append(Candidate(rank, s, score, lex, float(d)))
@@ -103,7 +105,7 @@ def select(cands: list[Candidate], max_sentences: int, per_chunk: int = 2) -> li
     return chosen
 
 
-def display_sentence(sentence: str, hit: Hit) -> str:
+def display_sentence(sentence: str, hit: Hit, label: bool = True) -> str:
     """The sentence as shown in an answer: article refs spelled out, the poster's name added when missing."""
     refs = hit.chunk.metadata.get("references") or {}
 
@@ -116,9 +118,9 @@ def display_sentence(sentence: str, hit: Hit) -> str:
 
     text = _SOURCE_REF.sub(spell, sentence) if hit.chunk.kind == "preview" else sentence
     name = hit.chunk.metadata.get("name") or ""
-    label = alias_phrase(hit.chunk)
-    if hit.chunk.kind in ("poster", "notes") and label and (fold(name) not in fold(text) or label != name):
-        text = f"{label}: {text}"
+    phrase = alias_phrase(hit.chunk) if label else ""
+    if hit.chunk.kind in ("poster", "notes") and phrase and (fold(name) not in fold(text) or phrase != name):
+        text = f"{phrase}: {text}"
     return text.strip()
 
 
@@ -127,12 +129,14 @@ def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, list[Citatio
     markers: dict[int, int] = {}
     citations: list[Citation] = []
     parts = []
+    labelled: set[int] = set()
     for c in chosen:
         hit = hits[c.hit_rank]
         if c.hit_rank not in markers:
             markers[c.hit_rank] = len(markers) + 1
             citations.append(make_citation(markers[c.hit_rank], hit, c.sentence))
-        text = display_sentence(c.sentence, hit)
+        text = display_sentence(c.sentence, hit, label=c.hit_rank not in labelled)  # name the source once
+        labelled.add(c.hit_rank)
         if text[-1] not in ".!?":
             text += "."
         parts.append(f"{text[:-1]} [{markers[c.hit_rank]}]{text[-1]}")

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -146,6 +147,10 @@ def start_server(host: str = "127.0.0.1", port: int = 0, model_path: str | Path 
 
 def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | Path | None = None) -> int:
     """Run the local LLM server until Ctrl-C (returns 0) or until it dies (returns its non-zero exit code)."""
+    def _terminate(signum, frame):  # SIGTERM (systemd, kill, a supervisor) stops the child like Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     server = start_server(host=host, port=port, model_path=model_path)
     try:
         log.warning("LLM server running at %s (log: %s). In another shell, set:\n"
@@ -161,3 +166,4 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | P
         return 0
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -13,7 +13,8 @@ _LIST = re.compile(rf"\b(?:list|show|name|enumerate|give me|find)\b.*\b{_POSTERS
 _RANK = re.compile(r"\b(most|top|largest|highest|leading|ranking|rank)\b")
 _INST_WORD = re.compile(r"\b(institutions?|universit(?:y|ies)|compan(?:y|ies)|organi[sz]ations?|labs?|affiliations?)\b")
 _AUTHOR_WORD = re.compile(r"\b(authors?|researchers?|people)\b")
-_WHO_WROTE = re.compile(r"\bwho (?:wrote|authored|are the authors|is behind|presented|co-?authored)\b|\bauthors? (?:of|behind)\b|\bwho (?:are|were) the authors\b")
+_WHO_WROTE = re.compile(r"\bwho (?:wrote|authored|are the authors|is behind|presented|co-?authored)\b|\bauthors? (?:of|behind)\b|\bwho (?:are|were) the authors\b"
+                        r"|\bwho (?:are|were) [\w .'’-]{1,60}?(?:['’]s?)? (?:authors|co-?authors)\b|\bnames? of (?:the |its |their )?authors\b")
 _WHERE_FROM = re.compile(r"\b(?:which|what) (?:institutions?|universit(?:y|ies)|compan(?:y|ies)|labs?|organi[sz]ations?|affiliations?)\b")
 _TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|mention(?:s|ing)?|with|has|have|use|uses|using)\s+(?:the\s+)?(?:word|term|string)?\s*[\"'“‘]?([\w][\w.+-]*)|[\"'“‘]?([\w][\w.+-]*)[\"'”’]?\s+in (?:the |their |its |a )?titles?")
 _TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|mention(?:s|ing)?|(?:that|which) (?:mention|study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")

@@ -133,3 +133,9 @@ def test_numbered_source_question_gets_a_cited_answer(real_settings):
 def test_passage_answers_name_the_original_source(real_settings):
     a = ask("Where did StepFun AI publish StepMesh?", settings=real_settings)
     assert "source 12: stepfun-ai/StepMesh" in a.text or "(sources" in a.text
+
+
+@pytest.mark.parametrize("q", ["Who are LEANN's authors?", "Who are the LEANN authors?", "What are the names of the authors?"])
+def test_possessive_author_questions_route_to_authors_of(q):
+    r = route(q, [], ["poster:1"])
+    assert (r.op, r.value) == ("authors_of", "poster:1")

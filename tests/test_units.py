@@ -41,6 +41,23 @@ def test_compose_names_the_poster_and_spells_out_article_references():
     assert text == "Foo: Our method is fast [1]. X won (sources 3, 4) [2]."
 
 
+def test_compose_names_a_source_once_even_for_two_of_its_sentences():
+    hits = [_hit("poster:1", "Our method is fast. It is also small.", name="Foo")]
+    text, _ = compose([Candidate(0, "Our method is fast.", 1, 1, 1), Candidate(0, "It is also small.", 1, 1, 1)], hits)
+    assert text == "Foo: Our method is fast [1]. It is also small [1]."
+
+
+def test_questions_inside_passages_are_never_answer_candidates():
+    from rag.answer import score_sentences
+
+    hit = _hit("preview:x:1", "Speedups reach 3x on A100. Will it scale to H100?", kind="preview")
+    sents = ["Speedups reach 3x on A100.", "Will it scale to H100?"]
+    vecs = [np.ones((2, 4), dtype=np.float32) / 2]
+    cands = score_sentences("Will it scale to H100?", np.ones(4, dtype=np.float32) / 2, [hit], [sents], vecs,
+                            lambda t: 1.0)
+    assert [c.sentence for c in cands] == ["Speedups reach 3x on A100."]
+
+
 def test_select_keeps_margin_limits_per_chunk_and_drops_duplicates():
     cands = [Candidate(0, "alpha beta gamma", 1.0, 1, 1), Candidate(0, "alpha beta gamma delta", 0.95, 1, 1),
              Candidate(0, "x y z", 0.9, 1, 1), Candidate(0, "p q r", 0.9, 1, 1), Candidate(1, "far below", 0.2, 0, 0)]
