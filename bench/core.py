@@ -24,6 +24,71 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0-100) with linear interpolation between order statistics (nan when empty)."""
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    pos = p / 100 * (len(v) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def summarize(values: list[float]) -> dict:
+    """p50, p95, p99, mean and count of a list of timings."""
+    n = len(values)
+    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
+            "mean": sum(values) / n if n else float("nan"), "n": n}
+
+
+def format_table(headers: list[str], rows: list[list], title: str | None = None) -> str:
+    """A plain-text table: numbers right-aligned with sensible precision, text left-aligned."""
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            if v != v:
+                return "-"
+            a = abs(v)
+            return f"{v:,.0f}" if a >= 1000 else f"{v:.1f}" if a >= 100 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
+        return str(v)
+
+    body = [[cell(v) for v in row] for row in rows]
+    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) if rows else False
+               for i in range(len(headers))]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    out = [title] if title else []
+    out += [line(headers), line(["-" * w for w in widths])] + [line(r) for r in body]
+    return "\n".join(out)
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    """The same table as GitHub markdown."""
+    text = format_table(headers, rows).splitlines()
+    cells = [[c for c in _split_cells(line, text[1])] for line in (text[0], *text[2:])]
+    md = ["| " + " | ".join(cells[0]) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    md += ["| " + " | ".join(r) + " |" for r in cells[1:]]
+    return "\n".join(md)
+
+
+def _split_cells(line: str, rule: str) -> list[str]:
+    """Cut a formatted line at the column boundaries of the dashed rule line."""
+    out, pos = [], 0
+    for dashes in rule.split("  "):
+        out.append(line[pos:pos + len(dashes)].strip())
+        pos += len(dashes) + 2
+    return out
+
+
 def import_time(runs: int = 5) -> float:
     """Median wall time of `import rag` in a fresh interpreter, in seconds."""
     code = "import time; t=time.perf_counter(); import rag; print(time.perf_counter()-t)"
