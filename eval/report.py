@@ -71,6 +71,10 @@ def markdown(results: dict) -> str:
     lines += ["", "## Ragas (no LLM)", "",
               "ID and context metrics over answerable questions; string similarity and ROUGE-L over all.", ""]
     lines += _table(["metric", "value"], [[k, v] for k, v in results["ragas"].items()])
+    if results.get("judge"):
+        from .judge import markdown_lines
+
+        lines += ["", "## Ragas, LLM-judged (not gated)", "", *markdown_lines(results["judge"])]
     lines += ["", "## Own metrics", ""]
     lines += _table(["metric", "value"], [[k, o[k]] for k in
                                           ("key_fact_recall", "evidence_in_top5", "evidence_id_in_top5",

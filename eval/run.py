@@ -1,4 +1,7 @@
-"""The evaluation harness: `python -m eval [--gold PATH] [--limit N] [--k 5] [--out DIR] [--gate]`."""
+"""The evaluation harness: `python -m eval [--gold PATH] [--limit N] [--k 5] [--out DIR] [--gate]`.
+
+With `--judge-base-url URL --judge-model NAME` it also scores the answers with LLM-judged Ragas metrics
+(eval/judge.py); `--answer-mode` chooses how the answers are produced."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +21,7 @@ import numpy as np  # noqa: E402
 from rag.config import Settings  # noqa: E402
 
 from . import gate  # noqa: E402
+from . import judge as judging  # noqa: E402
 from .gold import GOLD_PATH, coverage, load_gold  # noqa: E402
 from .report import write_reports  # noqa: E402
 from .retrieval import RETRIEVERS, rankings, summarize  # noqa: E402
@@ -67,8 +71,13 @@ def _failed_answer(question: str, error: Exception) -> dict:
 
 def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, limit: int | None = None,
         out_dir: str | Path | None = REPORTS_DIR, k: int = 5, thresholds_path: str | Path | None = gate.THRESHOLDS_PATH,
-        progress: bool = True) -> dict:
-    """Answer every gold question, score answers and the three retrievers, and write the report."""
+        progress: bool = True, answer_mode: str | None = None,
+        judge_config: judging.JudgeConfig | None = None) -> dict:
+    """Answer every gold question, score answers and the three retrievers, and write the report.
+
+    `answer_mode` ("auto", "llm", "extractive"; None = the settings' mode) is passed to `ask`; with `judge_config`
+    the answers are also scored by an LLM judge (eval/judge.py), whose endpoint is checked before any answering.
+    """
     from tqdm import tqdm
 
     from rag.api import ask, get_retriever
@@ -77,6 +86,8 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     from .ragas_scores import ragas_scores
 
     t0 = time.perf_counter()
+    if judge_config is not None:  # fail fast, before minutes of answering, if the judge is not there
+        judging.check_endpoint(judge_config.base_url, judge_config.model, timeout=min(10.0, judge_config.call_timeout))
     settings = settings or Settings()
     items = load_gold(gold_path, limit)
     questions = [_normalized(i["user_input"], settings) for i in items]
@@ -85,10 +96,10 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     retriever = loaded.retriever
     chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}
 
-    rows, samples = [], []
+    rows, samples, judge_samples = [], [], []
     for item, q in zip(tqdm(items, desc="eval", unit="q", disable=not progress, file=sys.stderr), questions):
         try:
-            answer = ask(item["user_input"], k=k, settings=settings, embedder=embedder).to_dict()
+            answer = ask(item["user_input"], k=k, settings=settings, embedder=embedder, mode=answer_mode).to_dict()
         except Exception as e:  # noqa: BLE001 - one broken question must not stop the run
             log.exception("question %s failed", item["id"])
             answer = _failed_answer(item["user_input"], e)
@@ -102,12 +113,19 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
             "retrieved_context_ids": [c["chunk_id"] for c in answer["contexts"]],
             "reference_context_ids": item["reference_context_ids"], "reference_contexts": item["evidence"],
         })
+        if judge_config is not None:
+            judge_samples.append(judging.judge_sample(item, answer, judge_config.max_context_chars))
 
     for row, scores in zip(rows, ragas_scores(samples)):
         row["ragas"] = scores
     results = aggregate(rows)
     results["ragas"] = {name: results["overall"][name] for name in rows[0]["ragas"]} if rows else {}
     results["retrieval"] = summarize([r["rankings"] for r in rows], [r["reference_context_ids"] for r in rows])
+    if judge_config is not None:
+        judged = judging.judge(judge_samples, judge_config, embedder=embedder.inner, settings=settings, check=False)
+        for row, scores in zip(rows, judged.per_sample):
+            row["judge"] = scores
+        results["judge"] = {"metrics": judged.metrics, "meta": judged.meta}
     results["thresholds"] = gate.load_thresholds(thresholds_path) if thresholds_path and Path(thresholds_path).exists() else {}
     hashes = sorted({r["prompt_hash"] for r in rows if r["prompt_hash"]})
     results["settings"] = settings.model_dump(mode="json")
@@ -149,6 +167,8 @@ def summary(results: dict) -> str:
     for kind, m in results["by_kind"].items():
         lines.append(f"{kind:<14} {m['questions']:>4} {f(m['key_fact_recall']):>6} {f(m['evidence_in_top5']):>6} "
                      f"{f(m['citation_validity']):>6} {f(m['fused_recall_at_5']):>6}")
+    if results.get("judge"):
+        lines += ["", *judging.summary_lines(results["judge"])]
     lines.append(f"\n{results['overall']['questions']} questions in {results['meta']['seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -163,6 +183,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gate", action="store_true", help="exit 1 when a headline metric is below its minimum")
     p.add_argument("--thresholds", type=Path, default=gate.THRESHOLDS_PATH, help="minimums for --gate (TOML)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    judging.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -173,7 +194,14 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     if args.gate and not args.thresholds.exists():
         print(f"no thresholds file at {args.thresholds}", file=sys.stderr)
         return 2
-    results = run(settings, args.gold, args.limit, args.out, args.k, args.thresholds, progress=not args.no_progress)
+    try:
+        judge_config = judging.config_from_args(args)
+        judging.check_answer_mode(args.answer_mode, settings)
+        results = run(settings, args.gold, args.limit, args.out, args.k, args.thresholds, progress=not args.no_progress,
+                      answer_mode=args.answer_mode, judge_config=judge_config)
+    except (judging.JudgeUnavailable, judging.JudgeArgumentError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(summary(results))
     print(f"report: {Path(args.out) / 'latest.md'}")
     if not args.gate:
