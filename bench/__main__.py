@@ -3,6 +3,7 @@ llama-index peer, in one run. Prints tables; writes bench/results/bench.json and
 
     python -m bench [--repeats 3] [--limit N] [--no-peer] [--out DIR]
     python -m bench scale --sizes 10000,100000[,1000000] [--kinds flat,ivf[,hnsw]]   (see bench/scale.py)
+    python -m bench report [DIR]     markdown tables of the saved results (for docs/performance.md)
 
 Timings are wall-clock on whatever machine runs them; the load average is recorded beside them.
 """
@@ -107,12 +108,39 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def report(out_dir: Path) -> str:
+    """Markdown tables of the last saved runs (bench.json, scale.json in out_dir), for docs/performance.md."""
+    from bench.core import markdown_table
+
+    parts = []
+    bench_json, scale_json = out_dir / "bench.json", out_dir / "scale.json"
+    if bench_json.exists():
+        result = json.loads(bench_json.read_text())
+        la = result["load_avg_start"]
+        parts.append(f"_Run started {result['started_at']}, load average {la[0]:.2f} / {la[1]:.2f} / {la[2]:.2f} "
+                     f"(1/5/15 min) at start, {result['load_avg_end'][0]:.2f} at end, {result['machine']['cpus']} CPUs._")
+        for title, headers, rows in tables(result):
+            parts.append(f"**{title}**\n\n{markdown_table(headers, rows)}")
+    if scale_json.exists():
+        from bench.scale import table_rows
+
+        result = json.loads(scale_json.read_text())
+        runs = "; ".join(f"sizes {r['sizes']}: load average {r['load_avg_start'][0]:.2f} at start, "
+                         f"{r['load_avg_end'][0]:.2f} at end" for r in result.get("runs", []))
+        headers, rows = table_rows(result)
+        parts.append(f"**Scale** ({runs})\n\n{markdown_table(headers, rows)}")
+    return "\n\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["scale"]:
         from bench.scale import main as scale_main
 
         return scale_main(argv[1:])
+    if argv[:1] == ["report"]:  # markdown tables of the saved results
+        print(report(Path(argv[1]) if len(argv) > 1 else ROOT / "bench" / "results"))
+        return 0
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="repetitions of each gold question (default 3)")
