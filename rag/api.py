@@ -110,8 +110,8 @@ def _placeholder_answer(q: str, text: str, route: str, loaded: _Loaded, hits: li
 
 def validate_question(question: object, settings: Settings) -> tuple[str, list[str]]:
     """Reject non-strings and empty questions; clean and bound the rest."""
-    if isinstance(question, bytes):
-        question = question.decode("utf-8", "replace")
+    if isinstance(question, (bytes, bytearray)):
+        question = bytes(question).decode("utf-8", "replace")  # invalid bytes become U+FFFD, removed with a note
     if not isinstance(question, str):
         raise QuestionError(f"question must be a string, not {type(question).__name__}")
     cleaned, notes = normalize_question(question, settings.max_question_chars)

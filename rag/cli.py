@@ -55,12 +55,13 @@ def _format_answer(answer) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from .api import ask
+    from .api import ask, validate_question
     from .config import Settings
 
     from .llm import llm_status
 
     settings = Settings()
+    validate_question(args.question, settings)  # a bad question is one line on stderr, before anything else
     status = llm_status(settings, args.mode)
     if not args.json:
         print(f"[{_mode_line(status)}]", file=sys.stderr)

@@ -122,7 +122,8 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
     claims = split_claims(text)
     headers = [src.splitlines()[0] if src else "" for src in sources]
     if not claims or (is_refusal(text) and not any(nums for _, nums in claims) and len(text.split()) < 60):
-        return Checked(text=text.strip(), refused=bool(claims))
+        # No claim to keep: whatever markers stood on their own refer to nothing that is cited.
+        return Checked(text=_MARKER.sub("", text).strip(), refused=bool(claims))
     n = len(sources)
     result = Checked(text="")
     kept: list[tuple[str, list[int]]] = []

@@ -102,21 +102,56 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 control characters (ASCII whitespace is collapsed below instead), bidirectional overrides and isolates,
+# lone surrogates (undecodable bytes from a terminal) and U+FFFD (bytes that were not valid UTF-8).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffd]")
+
+
+def _visible(text: str) -> bool:
+    """Whether text has any character other than whitespace, controls and invisible format characters."""
+    return any(unicodedata.category(c)[0] not in "CZ" for c in text)
 
 
 def normalize_question(question: str, max_chars: int = 2000) -> tuple[str, list[str]]:
-    """Clean a raw question: control characters, odd whitespace, over-long input. Returns (question, notes)."""
+    """Clean a raw question: control characters, invalid bytes, odd whitespace, over-long input.
+
+    Returns (question, notes); the question is "" when nothing visible is left.
+    """
     notes: list[str] = []
-    cleaned = _CONTROL.sub(" ", question.encode("utf-8", "replace").decode("utf-8"))
-    cleaned = unicodedata.normalize("NFC", cleaned)
+    cleaned = _CONTROL.sub(" ", question)
     if cleaned != question:
         notes.append("Removed control characters or invalid bytes from the question.")
+    cleaned = unicodedata.normalize("NFC", cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     if len(cleaned) > max_chars:
-        cleaned = cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars]
+        cut = cleaned[:max_chars].rsplit(" ", 1)[0]
+        cleaned = cut if _visible(cut) else cleaned[:max_chars].strip()
         notes.append(f"Question was longer than {max_chars} characters and was truncated.")
-    return cleaned, notes
+    return (cleaned if _visible(cleaned) else ""), notes
+
+
+# Text addressed to the assistant rather than stating a fact: "ignore previous instructions", "print your system
+# prompt", a line that starts "SYSTEM:". Found in a document, it is data; it never supports or becomes an answer.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|rules|guidelines)\b"
+    r"|\b(?:reveal|print|show|repeat|output|leak)\b[^.!?\n]{0,20}\b(?:system|hidden|initial)\s+(?:prompt|instructions?)\b"
+    r"|(?:^|\n)\W*(?:system|assistant|developer)\s*:|\byou are now\b|\bnew instructions?\b", re.I)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Whether text reads as an instruction to the assistant (a prompt injection) rather than content."""
+    return bool(_INSTRUCTION.search(text))
+
+
+def strip_instructions(text: str) -> str:
+    """Text without its instruction-like sentences (line structure kept)."""
+    if not _INSTRUCTION.search(text):
+        return text
+    lines = []
+    for line in text.split("\n"):
+        kept = [s for s in split_sentences(line) if not looks_like_instruction(s)]
+        lines.append(" ".join(kept))
+    return "\n".join(lines)
 
 
 def slug(text: str, max_words: int = 4) -> str:
