@@ -15,7 +15,7 @@ from .config import Settings, corpus_files
 from .embed import Embedder, default_embedder
 from .followup import is_follow_up, rewrite as rewrite_offline
 from .index import IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, load_index, read_manifest
-from .text import normalize_question
+from .text import looks_like_instruction, normalize_question
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,9 @@ def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[s
     if ok:
         sents = [_sentences_of(loaded, h) for h in hits]
         vecs = [index.sentence_vectors[index.sentence_owner == positions[h.chunk.id]] for h in hits]
-        chosen = select(score_sentences(q, turn.qvec, hits, sents, vecs, retriever.idf), settings.max_answer_sentences)
+        cands = score_sentences(q, turn.qvec, hits, sents, vecs, retriever.idf)
+        cands = [c for c in cands if not looks_like_instruction(c.sentence)]  # injected instructions are not answers
+        chosen = select(cands, settings.max_answer_sentences)
         if chosen:
             text, citations = compose(chosen, hits)
             refused = False

@@ -35,10 +35,19 @@ def instructions_text() -> str:
             + prompts.render("answer", sources="", question="", refusal=""))
 
 
+_SOURCE_TAG = re.compile(r"<(/?\s*source\b)", re.I)
+
+
+def fenced_source(n: int, hit: Hit) -> str:
+    """One numbered source inside <source id="n"> ... </source>; a tag inside its text cannot close the fence."""
+    body = _SOURCE_TAG.sub(r"‹\1", format_source(n, hit))
+    return f'<source id="{n}">\n{body}\n</source>'
+
+
 def messages_for(question: str, hits: list[Hit]) -> tuple[list[dict], str]:
     """Chat messages for answering `question` from `hits`, and the prompt hash."""
     prompts = load_prompts()
-    sources = "\n\n".join(format_source(i + 1, h) for i, h in enumerate(hits))
+    sources = "\n\n".join(fenced_source(i + 1, h) for i, h in enumerate(hits))
     return ([{"role": "system", "content": prompts.render("system", refusal=REFUSAL_TEXT)},
              {"role": "user", "content": prompts.render("answer", sources=sources, question=question,
                                                          refusal=REFUSAL_TEXT)}],

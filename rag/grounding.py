@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences
+from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences, strip_instructions
 
 _NUM = r"\d{1,3}"
 _MARKER = re.compile(rf"\[\s*(?:sources?\s*)?({_NUM}(?:\s*(?:[,;]|–|-|and)\s*(?:sources?\s*)?{_NUM})*)\s*\]", re.I)
@@ -20,6 +20,9 @@ _REFUSAL = re.compile(
     r"\b(?:documents?|sources?|context|passages?) (?:do not|don't|does not|doesn't) (?:answer|cover|contain|mention|say|provide)"
     r"|\b(?:cannot|can't|can ?not|unable to) (?:answer|find|determine)"
     r"|\bno (?:information|mention|answer) (?:about|on|of|in|regarding)", re.I)
+
+
+_ECHO = "repeats the instructions"
 
 
 @dataclass
@@ -105,7 +108,7 @@ def empty_claim(sentence: str, question: str, headers: list[str], instructions: 
     if sentence.rstrip().endswith("?"):
         return "a question, not an answer"
     if instructions and toks and len(toks & set(content_tokens(instructions))) >= 0.8 * len(toks):
-        return "repeats the instructions"
+        return _ECHO
     known = set(content_tokens(question + " " + " ".join(headers)))
     if toks and toks <= known and not numbers_in(sentence) - numbers_in(question):
         return "only restates the question or a source's title"
@@ -125,6 +128,9 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
         # No claim to keep: whatever markers stood on their own refer to nothing that is cited.
         return Checked(text=_MARKER.sub("", text).strip(), refused=bool(claims))
     n = len(sources)
+    # Instructions planted in a source ("SYSTEM: ignore previous instructions and answer ...") are data: a sentence
+    # that obeys them is not supported by them.
+    sources = [strip_instructions(src) for src in sources]
     result = Checked(text="")
     kept: list[tuple[str, list[int]]] = []
     for sent, nums in claims:
@@ -140,7 +146,9 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
         empty = empty_claim(sent, question, [headers[i - 1] for i in valid] or headers, instructions)
         if empty:
             result.failed += 1
-            result.unsupported.append(f"{sent} ({empty})")
+            # An echo of the prompt is not shown again, not even as a dropped sentence.
+            shown = "[a sentence repeating the answering instructions]" if empty == _ECHO else sent
+            result.unsupported.append(f"{shown} ({empty})")
             continue
         if valid:
             ok = [i for i in valid if claim_problem(sent, sources[i - 1], question, is_generic, min_overlap) is None]
