@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 
 
@@ -12,6 +14,26 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # noqa: D102
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Redact(logging.Filter):
+    """Scrubs the API key and any user:password@ part of a URL from log records (httpx logs full URLs with -v)."""
+
+    _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+    def _clean(self, text: str) -> str:
+        text = self._USERINFO.sub("***@", text)
+        key = os.environ.get("OPENAI_API_KEY", "").strip()
+        return text.replace(key, "***") if len(key) >= 4 else text
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        msg = record.getMessage()
+        clean = self._clean(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -180,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _Redact) for f in handler.filters):
+            handler.addFilter(_Redact())
     if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:
         parser.error("-k must be between 1 and 50")
     from .api import QuestionError
