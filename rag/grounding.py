@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences, strip_instructions
 
@@ -38,6 +39,23 @@ class Checked:
     dropped_markers: list[int] = field(default_factory=list)
     repaired: int = 0
     refused: bool = False
+
+
+
+@lru_cache(maxsize=1024)
+def _toks(text: str) -> frozenset[str]:
+    """Content tokens of a text, memoised: the same sources and instructions are checked for every claim."""
+    return frozenset(content_tokens(text))
+
+
+@lru_cache(maxsize=1024)
+def _nums(text: str) -> frozenset[str]:
+    return frozenset(numbers_in(text))
+
+
+@lru_cache(maxsize=1024)
+def _folded(text: str) -> str:
+    return fold(text)
 
 
 def parse_markers(group: str) -> list[int]:
@@ -85,18 +103,18 @@ def entities(sentence: str, is_generic: Callable[[str], bool]) -> list[str]:
 def claim_problem(sentence: str, source_text: str, question: str, is_generic: Callable[[str], bool],
                   min_overlap: float) -> str | None:
     """Why the source text does not support the sentence, or None when it does."""
-    src = fold(source_text)
-    allowed_numbers = numbers_in(source_text) | numbers_in(question)
+    src = _folded(source_text)
+    allowed_numbers = _nums(source_text) | _nums(question)
     missing_numbers = [n for n in numbers_in(sentence) if n not in allowed_numbers]
     if missing_numbers:
         return f"number {missing_numbers[0]} not in the cited source"
-    q = fold(question)
+    q = _folded(question)
     missing = [e for e in entities(sentence, is_generic) if fold(e) not in src and fold(e) not in q]
     if missing:
         return f"name {missing[0]} not in the cited source"
     toks = set(content_tokens(sentence))
     if toks:
-        overlap = len(toks & set(content_tokens(source_text))) / len(toks)
+        overlap = len(toks & _toks(source_text)) / len(toks)
         if overlap < min_overlap:
             return f"only {overlap:.0%} of its words are in the cited source"
     return None
@@ -107,9 +125,9 @@ def empty_claim(sentence: str, question: str, headers: list[str], instructions: 
     toks = set(content_tokens(sentence))
     if sentence.rstrip().endswith("?"):
         return "a question, not an answer"
-    if instructions and toks and len(toks & set(content_tokens(instructions))) >= 0.8 * len(toks):
+    if instructions and toks and len(toks & _toks(instructions)) >= 0.8 * len(toks):
         return _ECHO
-    known = set(content_tokens(question + " " + " ".join(headers)))
+    known = _toks(question + " " + " ".join(headers))
     if toks and toks <= known and not numbers_in(sentence) - numbers_in(question):
         return "only restates the question or a source's title"
     return None
@@ -136,7 +154,7 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
     for sent, nums in claims:
         valid = [i for i in nums if 1 <= i <= n]
         result.dropped_markers += [i for i in nums if not 1 <= i <= n]
-        if is_refusal(sent) and not valid and not (instructions and fold(sent).rstrip(".") in fold(instructions)):
+        if is_refusal(sent) and not valid and not (instructions and fold(sent).rstrip(".") in _folded(instructions)):
             kept.append((sent, []))  # a statement about the sources, not a claim
             continue
         if not nums and _is_connective(sent, is_generic):
@@ -194,7 +212,7 @@ def _is_connective(sent: str, is_generic: Callable[[str], bool]) -> bool:
 def _best_source(sent: str, sources: list[str], question: str, is_generic: Callable[[str], bool],
                  min_overlap: float) -> int | None:
     toks = set(content_tokens(sent))
-    ranked = sorted(range(len(sources)), key=lambda i: -len(toks & set(content_tokens(sources[i]))))
+    ranked = sorted(range(len(sources)), key=lambda i: -len(toks & _toks(sources[i])))
     for i in ranked[:3]:
         if claim_problem(sent, sources[i], question, is_generic, min_overlap) is None:
             return i + 1
