@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     ln = sub.add_parser("link-notes", help="regenerate corpus/notes_poster_links.tsv (notes entry -> program poster)")
     ln.set_defaults(func=_cmd_link_notes)
     sub.add_parser("eval", help="run the offline evaluation suite (flags: rag eval --help)", add_help=False)
+    sub.add_parser("bench", help="run the performance benchmark (flags: rag bench --help; rag bench scale --help)",
+                   add_help=False)
     u = sub.add_parser("ui", help="start the chat page (Gradio)")
     u.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     u.add_argument("--port", type=int, default=7860, help="port (default 7860)")
@@ -198,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         from eval.run import main as eval_main
 
         return eval_main(argv[1:])
+    if argv[:1] == ["bench"]:  # flags belong to the benchmark's own parser
+        from bench.__main__ import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

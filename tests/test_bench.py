@@ -210,3 +210,16 @@ def test_peer_builds_over_a_tiny_corpus_offline(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["nodes"] == 2
     assert "OPKV" in out["top"][0]
+
+
+def test_rag_bench_forwards_to_the_benchmark(tmp_path, capsys):
+    from bench.__main__ import tables  # noqa: F401 - the module the command forwards to
+    from rag.cli import main
+
+    (tmp_path / "scale.json").write_text(json.dumps({"rows": [
+        {"n": 1000, "kind": "flat", "build_s": 0.1, "index_bytes": 2**20, "peak_rss_mb": 100.0,
+         "latency_ms": {"p50": 0.1, "p95": 0.2}, "recall_at_10": 1.0}],
+        "runs": [{"sizes": [1000], "load_avg_start": [1.0, 1.0, 1.0], "load_avg_end": [1.0, 1.0, 1.0]}]}))
+    assert main(["bench", "report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "**Scale**" in out and "| 1,000 | flat |" in out
