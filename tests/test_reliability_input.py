@@ -156,7 +156,9 @@ def test_notes_and_tweets_chunks_are_unique_non_empty_and_made_of_input_lines(ra
 
 
 @PROPS
-@given(st.lists(st.tuples(st.sampled_from(PREVIEW_SECTIONS), st.lists(st.one_of(prose, special), max_size=5)),
+@given(st.lists(st.tuples(st.sampled_from(PREVIEW_SECTIONS),
+                          st.lists(st.one_of(prose, special).filter(lambda ln: ln.lstrip("- ").strip()),  # see below
+                                   max_size=5)),
                 max_size=8), prose)
 def test_preview_chunks_are_unique_non_empty_and_keep_their_section(sections, title):
     raw = "\n".join([title] + [ln for head, body in sections for ln in [head, *body]])
@@ -200,6 +202,12 @@ def test_poster_chunks_one_per_poster_with_clean_text(posters, wrapped):
 def test_an_empty_account_list_makes_no_empty_chunk():
     chunks = parse_tweets("Top Tweets\nFooServe is out! #FooConf\n\nMost Popular Users\n")
     assert all(c.text.strip() for c in chunks)
+
+
+@pytest.mark.xfail(strict=True, reason="rag/corpus.py parse_preview turns a paragraph line that is only '-' into a "
+                                       "chunk with empty text (owner: corpus.py)")
+def test_a_bare_dash_line_makes_no_empty_preview_chunk():
+    assert all(c.text.strip() for c in parse_preview("Title\nWhat\nFooConf was held in Springfield.\n-\n"))
 
 
 # ------------------------------------------------------------------------------------ citation parser (properties)
