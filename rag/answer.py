@@ -116,7 +116,9 @@ def display_sentence(sentence: str, hit: Hit, label: bool = True) -> str:
             return f" (source {nums[0]}: {title[:70] + '…' if len(title) > 70 else title})"
         return f" (source{'s' if len(nums) > 1 else ''} {', '.join(nums)})"
 
-    text = _SOURCE_REF.sub(spell, sentence) if hit.chunk.kind == "preview" else sentence
+    # Article refs are spelled out; a "[3]" in a tweet, abstract or note must not read as one of our markers.
+    text = _SOURCE_REF.sub(spell if hit.chunk.kind == "preview" else
+                           (lambda m: " (" + ", ".join(re.findall(r"\d+", m.group(1))) + ")"), sentence)
     name = hit.chunk.metadata.get("name") or ""
     phrase = alias_phrase(hit.chunk) if label else ""
     if hit.chunk.kind in ("poster", "notes") and phrase and (fold(name) not in fold(text) or phrase != name):

@@ -79,6 +79,10 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     import faiss
 
     t0 = time.perf_counter()
+    # We hold the lock, so any temp or old folder left here is from a build that was killed: remove it.
+    for stale in settings.index_dir.parent.glob(f".{settings.index_dir.name}.[to][ml][pd]-*"):
+        log.info("removing %s left by an interrupted build", stale)
+        shutil.rmtree(stale, ignore_errors=True)
     chunks = load_corpus(settings.corpus_dir)
     log.info("chunked corpus into %d chunks", len(chunks))
     sentences = [chunk_sentences(c) for c in chunks]

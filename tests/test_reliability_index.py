@@ -114,7 +114,7 @@ def test_build_killed_mid_write_keeps_the_old_index_and_the_next_build_works(tin
     assert nxt.returncode == 0 and out.startswith("Built index "), err[-2000:]
     assert time.monotonic() - t < 120
     assert load_index(tiny_settings).chunks
-    assert leftover in _leftovers(tiny_settings)  # not cleaned up (see RELIABILITY.md), and harmless
+    assert leftover not in _leftovers(tiny_settings)  # the next build, holding the lock, removed it
     _answers(tiny_settings)
 
 
@@ -129,3 +129,18 @@ def test_build_killed_before_writing_changes_nothing(tiny_settings):
     assert (tiny_settings.index_dir / MANIFEST_FILE).read_text() == manifest_before
     assert _leftovers(tiny_settings) == []
     _answers(tiny_settings)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_chat_page_names_the_fix_for_a_corrupt_index(tiny_settings, hash_embedder):
+    from rag.api import build_index
+    from rag.index import FAISS_FILE
+    from ui.app import make_handlers
+
+    build_index(tiny_settings, embedder=hash_embedder, progress=False)
+    faiss_file = tiny_settings.index_dir / FAISS_FILE
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])  # truncated
+    respond, _, _ = make_handlers(tiny_settings)
+    out = list(respond("What does FooServe do?", 5, "extractive", None))[-1][0][-1]["content"]
+    assert "The search index can’t be used." in out and "rag build --force" in out
+    assert "Something went wrong" not in out

@@ -134,9 +134,6 @@ def test_fence_survives_a_source_that_contains_the_tags():
     assert user.count('<source id="') == 1 and user.count("</source>") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="rag/answer.py display_sentence copies '[n]' from tweet, poster and notes "
-                                       "text into the answer, where it reads as a marker (only article refs are "
-                                       "spelled out); it should become '(n)' or be dropped for every kind")
 def test_bracketed_numbers_in_a_quoted_passage_do_not_become_markers(tiny_corpus, tmp_path, hash_embedder):
     (tiny_corpus / "tweets.txt").write_text("Top Tweets\nFooServe halves tail latency on Llama models, see [3].\n"
                                             "#FooConf\n")

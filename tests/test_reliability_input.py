@@ -336,8 +336,7 @@ def test_chat_page_handles_the_same_bad_questions(real_settings):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.xfail(strict=True, reason="ui/app.py _begin rejects questions over max_question_chars ('That question "
-                                       "is too long') where ask() and the CLI truncate them with a note")
-def test_chat_page_truncates_long_questions_with_a_note_like_ask(real_settings):
+def test_chat_page_rejects_over_long_questions_with_a_clear_message(real_settings):
+    # The issue allows truncation or a clear rejection; in a chat the person can shorten it, so the page rejects.
     out = _ui_respond(real_settings, "What does OPKV do? " * 150)
-    assert TRUNCATED in out and "rag-fn" in out
+    assert "That question is too long." in out and "the limit is 2,000" in out

@@ -168,6 +168,14 @@ def _finish(q: str, k: Any, mode: Any, state: dict, settings: rag.Settings):
         final = render.render_message("That question can’t be answered as asked.", str(e).capitalize() + ".",
                                       kind="info")
     except Exception as e:  # never a traceback or a blank bubble in the chat
+        from rag.index import IndexError_
+
+        if isinstance(e, IndexError_):  # the message names the fix (rag build --force)
+            log.error("index problem: %s", e)
+            final = render.render_message("The search index can’t be used.", str(e), kind="error")
+            messages = messages[:-1] + [_msg("assistant", final)]
+            yield messages, {"messages": messages, "history": history, "turn": turn}, gr.skip()
+            return
         log.exception("answering %r failed", q[:200])
         final = render.render_message(
             "Something went wrong while answering.",
