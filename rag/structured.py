@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections import Counter
 from dataclasses import dataclass, field as dc_field
 
@@ -100,6 +101,7 @@ def _ngrams(question: str, max_n: int = 5) -> list[str]:
     return [g for g in grams if not all(fold(w) in _GENERIC for w in g.split())]
 
 
+@lru_cache(maxsize=4096)  # find_author tries every one of ~800 author names per question
 def _word_re(term: str) -> re.Pattern:
     return re.compile(r"(?<![\w])" + re.escape(fold(term)) + r"(?![\w])")
 

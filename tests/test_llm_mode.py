@@ -9,7 +9,7 @@ import json
 import time
 
 import pytest
-from fake_llm import FakeLLM, refused_port
+from fake_llm import FakeLLM, refused_port, serving
 
 from rag.api import ask, ask_stream
 from rag.answer import REFUSAL_TEXT
@@ -156,11 +156,8 @@ def test_mode_comes_from_the_environment_and_never_shows_the_key(monkeypatch):
 
 @pytest.fixture
 def fake(monkeypatch):
-    server = FakeLLM()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    yield server
-    server.close()
+    with serving(FakeLLM(), monkeypatch, KEY) as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fake_llm import FakeLLM
+from fake_llm import FakeLLM, serving
 
 from rag.answer import REFUSAL_TEXT
 from rag.api import ask
@@ -90,11 +90,8 @@ class ObedientLLM(FakeLLM):
 
 @pytest.fixture
 def obedient(monkeypatch):
-    server = ObedientLLM()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    yield server
-    server.close()
+    with serving(ObedientLLM(), monkeypatch, KEY) as server:
+        yield server
 
 
 @pytest.mark.parametrize("behaviour", ["pwned", "pwned_cited", "leak", "fence"])

@@ -17,7 +17,7 @@ import threading
 import time
 
 import pytest
-from fake_llm import first_source_sentence
+from fake_llm import first_source_sentence, serving
 
 from rag.api import ask, ask_stream
 
@@ -144,11 +144,8 @@ class RawLLM:
 
 @pytest.fixture
 def raw(monkeypatch):
-    server = RawLLM()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    yield server
-    server.close()
+    with serving(RawLLM(), monkeypatch, KEY) as server:
+        yield server
 
 
 @pytest.fixture
