@@ -15,6 +15,8 @@ from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences, 
 _NUM = r"\d{1,3}"
 _MARKER = re.compile(rf"\[\s*(?:sources?\s*)?({_NUM}(?:\s*(?:[,;]|–|-|and)\s*(?:sources?\s*)?{_NUM})*)\s*\]", re.I)
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[[^\]\n]{1,40}\]\s*)+)")
+_HTML_TAG = re.compile(r"</?[A-Za-z][\w-]{0,20}(?:\s[^<>]{0,80})?/?>")
+_URL = re.compile(r"https?://[^\s<>()\[\]\"']+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _ENTITY = re.compile(r"\b(?:[A-Za-z]*[a-z][A-Z][\w-]*|[A-Z]{2,}[\w-]*|[A-Za-z]+\d[\w.-]*|[A-Z][a-z][\w-]*)")
 _REFUSAL = re.compile(
@@ -69,6 +71,7 @@ def parse_markers(group: str) -> list[int]:
 
 def split_claims(text: str) -> list[tuple[str, list[int]]]:
     """Sentences of an answer with the source numbers each one cites (markers removed from the sentence)."""
+    text = _HTML_TAG.sub(" ", text)  # stray markup (</pre>, <br>) from the model is not prose
     text = _MARKERS_AFTER_STOP.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text).strip()
     out = []
     for sent in split_sentences(text):
@@ -108,6 +111,10 @@ def claim_problem(sentence: str, source_text: str, question: str, is_generic: Ca
     missing_numbers = [n for n in numbers_in(sentence) if n not in allowed_numbers]
     if missing_numbers:
         return f"number {missing_numbers[0]} not in the cited source"
+    links = [u.rstrip(".,;:!?") for u in _URL.findall(sentence)]
+    missing_links = [u for u in links if u not in source_text]
+    if missing_links:
+        return f"link {missing_links[0]} not in the cited source"
     q = _folded(question)
     missing = [e for e in entities(sentence, is_generic) if fold(e) not in src and fold(e) not in q]
     if missing:

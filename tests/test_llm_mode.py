@@ -282,3 +282,11 @@ def test_sentences_that_say_nothing_of_their_own_are_dropped():
     reasons = " ".join(c.unsupported)
     assert "a question, not an answer" in reasons and "restates the question or a source's title" in reasons
     assert "repeats the instructions" in reasons and c.failed == 3 and c.claims == 4
+
+
+def test_invented_links_fail_and_stray_markup_is_not_prose():
+    src = ["[1] (poster abstract) FooServe\nFooServe cuts latency by 30% on A100 GPUs. Code: https://github.com/foo/serve"]
+    c = check_answer("FooServe's code is at https://github.com/foo/serve [1]. A demo is at https://youtu.be/x1 [1].\n</pre>",
+                     src, "Where is FooServe's code?", generic)
+    assert c.text == "FooServe's code is at https://github.com/foo/serve [1]."
+    assert "link https://youtu.be/x1 not in the cited source" in c.unsupported[0]
