@@ -190,12 +190,37 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
             why = "no citation, and no source supports it"
         result.failed += 1
         result.unsupported.append(f"{sent} ({why})")
+    result.text, order, result.support = _compose(kept)
+    # The text we return must pass the same check when read back: split differently, a kept sentence could
+    # otherwise lose the support it had. Drop whatever does not survive the round trip.
+    back = {new: old for old, new in order.items()}
+    reread = split_claims(result.text)
+    bad = [i for i, (sent, nums) in enumerate(reread) if nums and not any(
+        claim_problem(sent, sources[back[m] - 1], question, is_generic, min_overlap) is None
+        for m in nums if m in back)]
+    if bad:
+        if len(reread) == len(kept):
+            for i in bad:
+                result.failed += 1
+                result.unsupported.append(f"{kept[i][0]} (not supported once read back in the answer)")
+            kept = [k for i, k in enumerate(kept) if i not in bad]
+        else:  # cannot tell which sentence is which: keep nothing rather than something unchecked
+            result.failed, result.unsupported = result.claims, result.unsupported + [result.text]
+            kept = []
+        result.text, order, result.support = _compose(kept)
+    result.cited = list(order)
+    return result
+
+
+def _compose(kept: list[tuple[str, list[int]]]) -> tuple[str, dict[int, int], dict[int, list[str]]]:
+    """Answer text with markers renumbered by first use; the old-to-new numbering; sentences per source."""
     order: dict[int, int] = {}
+    support: dict[int, list[str]] = {}
     parts = []
     for sent, nums in kept:
         for i in nums:
             order.setdefault(i, len(order) + 1)
-            result.support.setdefault(i, []).append(sent)
+            support.setdefault(i, []).append(sent)
         tail = "".join(f"[{order[i]}]" for i in nums)
         if tail:
             end = sent[-1] if sent[-1] in ".!?" else "."
@@ -203,9 +228,7 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
             parts.append(f"{body} {tail}{end}")
         else:
             parts.append(sent)
-    result.text = " ".join(parts)
-    result.cited = list(order)
-    return result
+    return " ".join(parts), order, support
 
 
 def _is_connective(sent: str, is_generic: Callable[[str], bool]) -> bool:
