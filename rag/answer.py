@@ -30,7 +30,7 @@ class Candidate:
 def answer_type(question: str) -> str:
     """Coarse expected answer type from the question's wording."""
     q = fold(question)
-    if re.search(r"\bhow (many|much|fast|large|big|long|often)\b|\bspeed ?up\b|\bpercent|\bfaster\b|\bby what factor\b|\bwhat (fraction|share|ratio)\b", q):
+    if re.search(r"\bhow (many|much|fast|large|big|long|often)\b|\bspeed ?ups?\b|\bhow fast\b|\bpercent|\bfaster\b|\bby what factor\b|\bwhat (fraction|share|ratio)\b", q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (date|day|year|month|time)\b", q):
         return "date"
@@ -81,6 +81,22 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
             score = 0.5 * float(d) + 0.5 * lex + 0.04 / (rank + 1) + _type_bonus(kind, s)
             out.append(Candidate(rank, s, score, lex, float(d)))
     return sorted(out, key=lambda c: -c.score)
+
+
+def ensure_type(chosen: list[Candidate], cands: list[Candidate], kind: str, max_sentences: int) -> list[Candidate]:
+    """When a number or date is asked for and no chosen sentence has one, add the best sentence that does.
+
+    It must come from a passage already in the answer or the top passage, and score at least half the best.
+    """
+    if kind not in ("number", "date") or not chosen or any(_type_bonus(kind, c.sentence) for c in chosen):
+        return chosen
+    ranks = {c.hit_rank for c in chosen} | {0}
+    floor = 0.5 * chosen[0].score
+    extra = next((c for c in cands if c.hit_rank in ranks and c.score >= floor and _type_bonus(kind, c.sentence)
+                  and c not in chosen), None)
+    if extra is None:
+        return chosen
+    return (chosen if len(chosen) < max_sentences else chosen[:-1]) + [extra]
 
 
 def _jaccard(a: str, b: str) -> float:

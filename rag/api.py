@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import structured
-from .answer import REFUSAL_TEXT, compose, resolve_placeholders, score_sentences, select, supported
+from .answer import REFUSAL_TEXT, answer_type, compose, ensure_type, resolve_placeholders, score_sentences, select, supported
 from .config import Settings, corpus_files
 from .embed import Embedder, default_embedder
 from .followup import is_follow_up, rewrite as rewrite_offline
@@ -240,7 +240,8 @@ def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[s
         vecs = [index.sentence_vectors[index.sentence_owner == positions[h.chunk.id]] for h in hits]
         cands = score_sentences(q, turn.qvec, hits, sents, vecs, retriever.idf)
         cands = [c for c in cands if not looks_like_instruction(c.sentence)]  # injected instructions are not answers
-        chosen = select(cands, settings.max_answer_sentences)
+        chosen = ensure_type(select(cands, settings.max_answer_sentences), cands, answer_type(q),
+                             settings.max_answer_sentences)
         if chosen:
             text, citations = compose(chosen, hits)
             refused = False

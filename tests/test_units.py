@@ -90,3 +90,16 @@ def test_answer_to_dict_is_json_serialisable():
     d = json.loads(json.dumps(a.to_dict()))
     assert {"text", "citations", "contexts", "refused", "mode", "timings_ms", "notes", "unsupported"} <= set(d)
     assert d["contexts"][0]["chunk_id"] == "poster:1" and d["timings_ms"]["total"] == 1.235
+
+
+def test_a_number_question_gets_a_sentence_with_a_number():
+    from rag.answer import ensure_type
+
+    cands = [Candidate(0, "Foo predicts power and area for designs.", 1.0, 1, 1),
+             Candidate(1, "Unrelated passage with 99 things.", 0.9, 0, 0),
+             Candidate(0, "It runs in 0.12 seconds per design.", 0.6, 0.5, 0.5),
+             Candidate(0, "It uses 3 GPUs.", 0.3, 0.2, 0.2)]
+    chosen = ensure_type(cands[:1], cands, "number", 4)
+    assert [c.sentence for c in chosen] == ["Foo predicts power and area for designs.", "It runs in 0.12 seconds per design."]
+    assert ensure_type(cands[:1], cands, "other", 4) == cands[:1]  # only for number and date questions
+    assert ensure_type(cands[:1], cands[:2] + cands[3:], "number", 4) == cands[:1]  # 0.3 is below half the best
