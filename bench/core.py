@@ -132,10 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warm ask() over {out['questions']} questions (ms):")
     for k, v in out["ask_ms"].items():
         print(f"  {k:10s} p50 {v['p50']:7.2f}  p95 {v['p95']:7.2f}  p99 {v['p99']:7.2f}")
+    write_result("core.json", out)
+    return 0
+
+
+def write_result(name: str, data: dict) -> Path:
+    """Write a benchmark's figures as JSON under bench/results/; returns the file."""
     res = ROOT / "bench" / "results"
     res.mkdir(parents=True, exist_ok=True)
-    (res / "core.json").write_text(json.dumps(out, indent=2))
-    return 0
+    path = res / name
+    path.write_text(json.dumps(data, indent=2))
+    return path
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.core import FALLBACK_QUESTIONS, ROOT, _pct
+from bench.core import FALLBACK_QUESTIONS, ROOT, _pct, write_result
 
 
 def _questions(n: int) -> list[str]:
@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         v = summary[key]
         print(f"  {key:9s} p50 {v['p50']:8.3f}  p95 {v['p95']:8.3f}  mean {v['mean']:8.3f}")
     print(f"  LLM answers kept after the check: {summary['llm_answers_kept']} of {len(rows)}")
-    res = ROOT / "bench" / "results"
-    res.mkdir(parents=True, exist_ok=True)
-    (res / "llm.json").write_text(json.dumps(out, indent=2))
+    write_result("llm.json", out)
     return 0
 
 
