@@ -222,6 +222,12 @@ def _routed(turn: _Turn) -> Answer | None:
     return None
 
 
+def _sentence_vectors_of(index: LoadedIndex, position: int) -> np.ndarray:
+    """A chunk's sentence vectors: rows are stored chunk by chunk, so a binary search finds its run."""
+    lo, hi = np.searchsorted(index.sentence_owner, [position, position + 1])
+    return index.sentence_vectors[lo:hi]
+
+
 def _sentences_of(loaded: _Loaded, hit: Hit) -> list[str]:
     return loaded.index.sentences[loaded.positions[hit.chunk.id]]
 
@@ -237,7 +243,7 @@ def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[s
     text, citations, refused = REFUSAL_TEXT, [], True
     if ok:
         sents = [_sentences_of(loaded, h) for h in hits]
-        vecs = [index.sentence_vectors[index.sentence_owner == positions[h.chunk.id]] for h in hits]
+        vecs = [_sentence_vectors_of(index, positions[h.chunk.id]) for h in hits]
         cands = score_sentences(q, turn.qvec, hits, sents, vecs, retriever.idf)
         cands = [c for c in cands if not looks_like_instruction(c.sentence)]  # injected instructions are not answers
         chosen = ensure_type(select(cands, settings.max_answer_sentences), cands, answer_type(q),

@@ -51,9 +51,8 @@ def rewrite(question: str, history: list[tuple[str, str]]) -> str:
     if not history or not is_follow_up(question):
         return question
     prev_q, prev_a = history[-1]
-    # A chain of follow-ups refers back to the last standalone subject.
-    standalone = [rewrite(q, history[:i]) for i, (q, _) in enumerate(history)]
-    subject = subject_of(standalone[-1], prev_a)
+    # A chain of follow-ups refers back to the last standalone subject (one step back per turn, not every turn).
+    subject = subject_of(rewrite(prev_q, history[:-1]), prev_a)
     if not subject:
         return question
     body = _LEAD.sub("", question).strip() or question.strip()

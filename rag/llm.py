@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from .config import Settings
@@ -71,11 +72,17 @@ def _scrub(text: str) -> str:
 
 
 def _client(timeout: float):
-    from openai import OpenAI
-
+    """The client for the configured endpoint with this call's timeout; one connection pool per endpoint and key."""
     base = os.environ.get("OPENAI_BASE_URL", "").strip() or None
     key = os.environ.get("OPENAI_API_KEY", "").strip() or "not-needed"  # local servers accept any key
-    return OpenAI(base_url=base, api_key=key, timeout=timeout, max_retries=0)
+    return _pooled_client(base, key).with_options(timeout=timeout)
+
+
+@lru_cache(maxsize=4)
+def _pooled_client(base: str | None, key: str):
+    from openai import OpenAI
+
+    return OpenAI(base_url=base, api_key=key, max_retries=0)
 
 
 def _retryable(exc: Exception) -> bool:

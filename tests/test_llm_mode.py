@@ -290,3 +290,9 @@ def test_invented_links_fail_and_stray_markup_is_not_prose():
                      src, "Where is FooServe's code?", generic)
     assert c.text == "FooServe's code is at https://github.com/foo/serve [1]."
     assert "link https://youtu.be/x1 not in the cited source" in c.unsupported[0]
+
+
+def test_a_long_chain_of_follow_ups_still_resolves_to_the_first_subject():
+    history = [("What speedup does FlashInfer report?", "FlashInfer: 29-69% lower latency [1].")]
+    history += [("and who wrote it?", "Its authors are A and B [1].")] * 30  # each step looks back once, not 2**n times
+    assert rewrite("and what about its speed?", history) == "What about FlashInfer's speed?"
