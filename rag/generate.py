@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 from . import llm
@@ -20,7 +17,6 @@ from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
 GENERIC_IDF = math.log(1 + 0.97 / 0.03)  # a word in more than ~3% of chunks is a common word, not a name
-_GRACE = 0.5  # seconds past the LLM timeout before a blocked read is abandoned (the client's own check comes first)
 
 
 def generic_checker(idf: Callable[[str], float]) -> Callable[[str], bool]:
@@ -54,65 +50,12 @@ def messages_for(question: str, hits: list[Hit]) -> tuple[list[dict], str]:
             prompts.hash)
 
 
-def within_timeout(pieces: Iterator[str], seconds: float) -> Iterator[str]:
-    """`pieces`, read in a worker thread and abandoned once `seconds` have passed, however the endpoint stalls.
-
-    The HTTP client's timeout bounds each socket read, not the call: a stream that stalls just before the deadline,
-    or a body that trickles in a byte at a time, would otherwise run on past it. The abandoned reader ends on its
-    own when its read times out; nothing it holds is shared with the next call.
-    """
-    import openai  # noqa: F401 - a first, slow import is not the endpoint's time
-
-    deadline = time.monotonic() + seconds + _GRACE
-    box: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def pump() -> None:
-        try:
-            for piece in pieces:
-                box.put(("piece", piece))
-                if stop.is_set():
-                    break
-            box.put(("end", None))
-        except BaseException as e:  # noqa: BLE001 - handed over to the consumer
-            box.put(("error", e))
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-
-    threading.Thread(target=pump, name="llm-reader", daemon=True).start()
-    got_any = False
-    try:
-        while True:
-            try:
-                kind, value = box.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise llm.LLMError("the LLM stream ran past the timeout" if got_any
-                                   else "the LLM request timed out") from None
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            got_any = True
-            yield value
-    finally:
-        stop.set()
-
-
-def _complete(messages: list[dict], settings: Settings, max_tokens: int) -> str:
-    def one() -> Iterator[str]:
-        yield llm.complete(messages, settings, max_tokens=max_tokens)
-
-    return "".join(within_timeout(one(), settings.llm_timeout))
-
-
 def rewrite_with_llm(question: str, history: list[tuple[str, str]], settings: Settings) -> tuple[str, str | None]:
     """A standalone follow-up written by the LLM; the offline rewrite (and a note) when its reply is unusable."""
     prompts = load_prompts()
     msg = prompts.render("rewrite", history=format_history(history), question=question)
     try:
-        reply = _complete([{"role": "user", "content": msg}], settings, max_tokens=80)
+        reply = llm.complete([{"role": "user", "content": msg}], settings, max_tokens=80)
     except llm.LLMError as e:
         return rewrite_offline(question, history), f"Follow-up rewritten offline: {e}."
     line = reply.strip().splitlines()[0].strip() if reply.strip() else ""
@@ -130,7 +73,7 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
     messages, prompt_hash = messages_for(question, hits)
     pieces: list[str] = []
     try:
-        for piece in within_timeout(llm.stream(messages, settings), settings.llm_timeout):
+        for piece in llm.stream(messages, settings):
             pieces.append(piece)
             yield piece
     except llm.LLMError as e:

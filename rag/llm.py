@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -127,7 +129,14 @@ def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: in
 
 
 def complete(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> str:
-    """The full text of one chat completion, within the settings' timeout."""
+    """The full text of one chat completion, within the settings' timeout however the endpoint stalls."""
+    def one() -> Iterator[str]:
+        yield _complete(messages, settings, max_tokens)
+
+    return "".join(within_timeout(one(), settings.llm_timeout))
+
+
+def _complete(messages: list[dict], settings: Settings, max_tokens: int | None) -> str:
     deadline = time.monotonic() + settings.llm_timeout
     resp = _open(messages, settings, False, max_tokens or settings.llm_max_tokens, deadline)
     try:
@@ -141,6 +150,10 @@ def complete(messages: list[dict], settings: Settings, max_tokens: int | None = 
 
 def stream(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> Iterator[str]:
     """Yield text pieces of a streamed chat completion; raise LLMError on failure, stall or deadline."""
+    return within_timeout(_stream(messages, settings, max_tokens), settings.llm_timeout)
+
+
+def _stream(messages: list[dict], settings: Settings, max_tokens: int | None) -> Iterator[str]:
     deadline = time.monotonic() + settings.llm_timeout
     resp = _open(messages, settings, True, max_tokens or settings.llm_max_tokens, deadline)
     got_any, finished = False, False
@@ -169,3 +182,52 @@ def stream(messages: list[dict], settings: Settings, max_tokens: int | None = No
         raise LLMError("the LLM sent an empty completion")
     if not finished:
         raise LLMError("the LLM stream ended without finishing")
+
+
+_GRACE = 0.5  # seconds past the LLM timeout before a blocked read is abandoned (the client's own check comes first)
+
+
+def within_timeout(pieces: Iterator[str], seconds: float) -> Iterator[str]:
+    """`pieces`, read in a worker thread and abandoned once `seconds` have passed, however the endpoint stalls.
+
+    The HTTP client's timeout bounds each socket read, not the call: a stream that stalls just before the deadline,
+    or a body that trickles in a byte at a time, would otherwise run on past it. The abandoned reader ends on its
+    own when its read times out; nothing it holds is shared with the next call.
+    """
+    import openai  # noqa: F401 - a first, slow import is not the endpoint's time
+
+    deadline = time.monotonic() + seconds + _GRACE
+    box: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for piece in pieces:
+                box.put(("piece", piece))
+                if stop.is_set():
+                    break
+            box.put(("end", None))
+        except BaseException as e:  # noqa: BLE001 - handed over to the consumer
+            box.put(("error", e))
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+
+    threading.Thread(target=pump, name="llm-reader", daemon=True).start()
+    got_any = False
+    try:
+        while True:
+            try:
+                kind, value = box.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise LLMError("the LLM stream ran past the timeout" if got_any
+                                   else "the LLM request timed out") from None
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            got_any = True
+            yield value
+    finally:
+        stop.set()
