@@ -1,6 +1,7 @@
 """Load and check the gold question set (eval/gold.jsonl)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -32,6 +33,23 @@ def load_gold(path: str | Path = GOLD_PATH, limit: int | None = None) -> list[di
     if not items:
         raise ValueError(f"{path}: no gold questions")
     return items[:limit] if limit else items
+
+
+SPLITS = ("dev", "test")
+
+
+def split_of(item_id: str) -> str:
+    """The half a gold question belongs to, fixed by a hash of its id: tune on "dev", gate on "test"."""
+    return SPLITS[int(hashlib.sha256(item_id.encode()).hexdigest(), 16) % 2]
+
+
+def in_split(items: list[dict], split: str | None) -> list[dict]:
+    """The items of one half ("dev" or "test"), or all of them for None or "all"."""
+    if split in (None, "all"):
+        return items
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)} or 'all'")
+    return [i for i in items if split_of(i["id"]) == split]
 
 
 def is_unanswerable(item: dict) -> bool:
