@@ -20,9 +20,22 @@ def load_thresholds(path: str | Path = THRESHOLDS_PATH) -> dict[str, float]:
     return {str(k): float(v) for k, v in table.items()}
 
 
-def check(headline: dict[str, float], minimum: dict[str, float]) -> list[str]:
-    """One line per metric below its minimum (a missing or nan metric fails too); empty when all pass."""
+def load_maxima(path: str | Path = THRESHOLDS_PATH) -> dict[str, float]:
+    """The `[maximum]` table of a thresholds file: metric name -> highest acceptable value (lower is better)."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    return {str(k): float(v) for k, v in data.get("maximum", {}).items()}
+
+
+def check(headline: dict[str, float], minimum: dict[str, float], maximum: dict[str, float] | None = None) -> list[str]:
+    """One line per metric below its minimum or above its maximum (missing or nan fails too); empty when all pass."""
     failures = []
+    for name, high in (maximum or {}).items():
+        value = headline.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            failures.append(f"FAIL {name}: measured n/a, maximum {high:.3f}")
+        elif value > high:
+            failures.append(f"FAIL {name}: measured {value:.3f} > maximum {high:.3f}")
     for name, low in minimum.items():
         value = headline.get(name)
         if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -104,3 +104,29 @@ def refusal_scores(predicted: Sequence[bool], actual: Sequence[bool]) -> dict[st
         precision = 1.0 if fn == 0 else 0.0
     recall = tp / (tp + fn) if tp + fn else math.nan
     return {"precision": precision, "recall": recall, "tp": tp, "fp": fp, "fn": fn}
+
+
+# The gold kinds whose questions are counts, lists, rankings or authorship: the only ones the exact route may take.
+STRUCTURED_KINDS = frozenset({"aggregate", "metadata"})
+# One-fact kinds: a single asked detail, so the answer should be short.
+ONE_FACT_KINDS = frozenset({"fact_abstract", "fact_preview", "fact_notes", "fact_tweets", "alias"})
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=[A-Z0-9\"'(])")
+
+
+def answer_sentences(text: str) -> int:
+    """Number of sentences in an answer (markers stay with the sentence they follow)."""
+    return len([s for s in _SENTENCE_END.split(text.strip()) if s.strip()]) if text.strip() else 0
+
+
+def subject_precision(cited_ids: Sequence[str], subject: str, about: dict[str, set[str]]) -> float:
+    """Share of cited chunks that are about the subject poster (`about[chunk_id]` = the posters it is about)."""
+    if not cited_ids:
+        return math.nan
+    return sum(1 for c in cited_ids if subject in about.get(c, set())) / len(cited_ids)
+
+
+def compare_covered(cited_ids: Sequence[str], compared: Sequence[str], about: dict[str, set[str]],
+                    facts_found: Sequence[bool]) -> float:
+    """1.0 when every compared poster is cited (itself or a chunk about it) and every key fact is present."""
+    cited_about = set().union(*(about.get(c, set()) for c in cited_ids)) if cited_ids else set()
+    return float(all(p in cited_about for p in compared) and all(facts_found))

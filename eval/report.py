@@ -20,9 +20,16 @@ DEFINITIONS = [
     "first k contexts; evidence_id_in_top5: any reference chunk id is among them.",
     "- citation_validity (answered questions only): every [n] marker has a citation, every cited chunk is among "
     "the contexts, and every number in the cited sentence occurs in that chunk's title or text.",
-    "- refusal precision/recall: positives are the `unanswerable` questions, predictions `answer.refused`.",
+    "- refusal precision/recall: positives are the unanswerable questions (`near_miss`: a real subject, an absent "
+    "detail; `off_corpus`: about MLSys but not in the documents), predictions `answer.refused`; each kind's "
+    "recall is shown apart. false_refusal_rate: share of answerable questions refused.",
+    "- subject_precision: on one-subject questions (all reference chunks about one poster), the share of cited "
+    "chunks about that poster (the poster, its notes entry, or a passage naming it).",
+    "- compare_coverage: on comparison questions, every compared poster is cited and every key fact is present.",
+    "- router_false_positives: questions of a kind other than aggregate/metadata answered by the exact table route.",
+    "- one_fact_sentences: mean sentences per answered one-fact question (fact_* and alias kinds).",
     "- retrievers: recall@k = share of a question's reference ids in the top k; MRR of the first reference id "
-    "within the top 10; unanswerable questions excluded. fused = the pipeline's retriever (RRF + name boost).",
+    "within the top 10; unanswerable questions excluded. fused = the pipeline's retriever (z-score fusion of BM25 and best-sentence cosine, plus the name boost).",
     "- ragas: IDBasedContextRecall/Precision on answer.contexts ids; NonLLMContextRecall compares each evidence "
     "quote with whole context texts by Levenshtein similarity (> 0.5 counts), so short quotes in long chunks "
     "score low; NonLLMStringSimilarity and RougeScore (ROUGE-L F1) compare answer and reference.",
@@ -61,8 +68,11 @@ def markdown(results: dict) -> str:
              f"{o['questions']} gold questions from `{meta['gold']}` ({meta['gold_sha256'][:12]}), k={meta['k']}, "
              f"{meta['seconds']:.1f} s. Index fingerprint `{meta['index_fingerprint']}`, prompt hash "
              f"`{meta['prompt_hash']}`.", "", "## Headline (CI gate)", ""]
-    lines += _table(["metric", "value", "minimum"],
-                    [[k, v, results["thresholds"].get(k)] for k, v in results["headline"].items()])
+    halves = results.get("splits", {})
+    lines += [f"The gate reads the `{results.get('gate_split', 'all')}` half; tune only on `dev`.", ""]
+    lines += _table(["metric", *halves, "gated", "minimum", "maximum"],
+                    [[k, *[m.get(k) for m in halves.values()], v, results["thresholds"].get(k),
+                      results.get("maxima", {}).get(k)] for k, v in results["headline"].items()])
     lines += ["", "## Retrievers (same questions, unanswerable excluded)", ""]
     ret = results["retrieval"]
     mrr = next(k for k in ret["fused"] if k.startswith("mrr@"))

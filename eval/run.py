@@ -22,7 +22,7 @@ from rag.config import Settings  # noqa: E402
 
 from . import gate  # noqa: E402
 from . import judge as judging  # noqa: E402
-from .gold import GOLD_PATH, coverage, load_gold  # noqa: E402
+from .gold import GOLD_PATH, coverage, in_split, load_gold  # noqa: E402
 from .report import write_reports  # noqa: E402
 from .retrieval import RETRIEVERS, rankings, summarize  # noqa: E402
 from .scoring import aggregate, score_question  # noqa: E402
@@ -63,6 +63,29 @@ def _normalized(question: str, settings: Settings) -> str | None:
         return None
 
 
+def about_posters(chunks) -> dict[str, set[str]]:
+    """For each chunk, the poster chunk ids it is about: a poster itself, a notes entry linked to it, or a passage
+    that names its system (name or alias as a word)."""
+    import re
+
+    from rag.text import fold
+
+    names = {}
+    for c in chunks:
+        if c.kind == "poster":
+            for n in [c.metadata.get("name") or "", *c.metadata.get("aliases", [])]:
+                if len(n) >= 3:
+                    names[re.compile(r"(?<![\w-])" + re.escape(fold(n)) + r"(?![\w-])")] = c.id
+    out: dict[str, set[str]] = {}
+    for c in chunks:
+        own = {c.id} if c.kind == "poster" else set()
+        if c.metadata.get("poster_id"):
+            own.add(c.metadata["poster_id"])
+        text = fold(f"{c.title} {c.text}")
+        out[c.id] = own | {pid for pat, pid in names.items() if pat.search(text)}
+    return out
+
+
 def _failed_answer(question: str, error: Exception) -> dict:
     """A stand-in answer for a question that raised: counts as answered, wrong and uncited."""
     return {"question": question, "text": "", "citations": [], "contexts": [], "refused": False,
@@ -72,7 +95,7 @@ def _failed_answer(question: str, error: Exception) -> dict:
 def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, limit: int | None = None,
         out_dir: str | Path | None = REPORTS_DIR, k: int = 5, thresholds_path: str | Path | None = gate.THRESHOLDS_PATH,
         progress: bool = True, answer_mode: str | None = None,
-        judge_config: judging.JudgeConfig | None = None) -> dict:
+        judge_config: judging.JudgeConfig | None = None, split: str | None = None) -> dict:
     """Answer every gold question, score answers and the three retrievers, and write the report.
 
     `answer_mode` ("auto", "llm", "extractive"; None = the settings' mode) is passed to `ask`; with `judge_config`
@@ -89,12 +112,14 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     if judge_config is not None:  # fail fast, before minutes of answering, if the judge is not there
         judging.check_endpoint(judge_config.base_url, judge_config.model, timeout=min(10.0, judge_config.call_timeout))
     settings = settings or Settings()
-    items = load_gold(gold_path, limit)
+    items = in_split(load_gold(gold_path), split)
+    items = items[:limit] if limit else items
     questions = [_normalized(i["user_input"], settings) for i in items]
     embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), [q for q in questions if q])
     loaded = get_retriever(settings, embedder)
     retriever = loaded.retriever
     chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}
+    about = about_posters(retriever.chunks)
 
     rows, samples, judge_samples = [], [], []
     for item, q in zip(tqdm(items, desc="eval", unit="q", disable=not progress, file=sys.stderr), questions):
@@ -106,7 +131,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
         ranked = {name: [] for name in RETRIEVERS}
         if q:
             ranked = rankings(retriever, q, embedder.encode([q])[0], settings)
-        rows.append(score_question(item, answer, ranked, chunk_texts, k))
+        rows.append(score_question(item, answer, ranked, chunk_texts, k, about))
         samples.append({
             "user_input": item["user_input"], "response": answer["text"], "reference": item["reference"],
             "retrieved_contexts": [c["text"] for c in answer["contexts"]],
@@ -126,7 +151,9 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
         for row, scores in zip(rows, judged.per_sample):
             row["judge"] = scores
         results["judge"] = {"metrics": judged.metrics, "meta": judged.meta}
-    results["thresholds"] = gate.load_thresholds(thresholds_path) if thresholds_path and Path(thresholds_path).exists() else {}
+    has_thresholds = bool(thresholds_path and Path(thresholds_path).exists())
+    results["thresholds"] = gate.load_thresholds(thresholds_path) if has_thresholds else {}
+    results["maxima"] = gate.load_maxima(thresholds_path) if has_thresholds else {}
     hashes = sorted({r["prompt_hash"] for r in rows if r["prompt_hash"]})
     results["settings"] = settings.model_dump(mode="json")
     results["meta"] = {
@@ -135,6 +162,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
         "gold_sha256": hashlib.sha256(Path(gold_path).read_bytes()).hexdigest(),
         "gold_coverage": coverage(items),
         "limit": limit,
+        "split": split or "all",
         "k": k,
         "index_fingerprint": loaded.index.fingerprint,
         "prompt_hash": hashes[0] if len(hashes) == 1 else (hashes or None),
@@ -159,9 +187,13 @@ def summary(results: dict) -> str:
     lines += [f"{n:<10} {f(ret[n]['recall@1']):>6} {f(ret[n]['recall@5']):>6} {f(ret[n]['recall@10']):>6} "
               f"{f(ret[n][mrr]):>7}" for n in RETRIEVERS]
     lines.append("")
+    halves = results.get("splits", {})
+    lines.append(f"{'metric':<28} " + " ".join(f"{h:>6}" for h in halves) + f" {'gated':>6}")
     for name, value in {**results["headline"], **results["ragas"]}.items():
-        low = results["thresholds"].get(name)
-        lines.append(f"{name:<28} {f(value):>6}" + (f"   (min {low:.3f})" if low is not None else ""))
+        low, high = results["thresholds"].get(name), results.get("maxima", {}).get(name)
+        per_half = " ".join(f"{f(m.get(name)):>6}" for m in halves.values())
+        limit = f"   (min {low:.3f})" if low is not None else f"   (max {high:.3f})" if high is not None else ""
+        lines.append(f"{name:<28} {per_half} {f(value):>6}{limit}")
     lines.append("")
     lines.append(f"{'kind':<14} {'n':>4} {'facts':>6} {'evid5':>6} {'cite':>6} {'R@5':>6}")
     for kind, m in results["by_kind"].items():
@@ -183,6 +215,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gate", action="store_true", help="exit 1 when a headline metric is below its minimum")
     p.add_argument("--thresholds", type=Path, default=gate.THRESHOLDS_PATH, help="minimums for --gate (TOML)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                   help="answer only one half of gold (the report always shows each half present)")
     judging.add_arguments(p)
     return p.parse_args(argv)
 
@@ -198,7 +232,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         judge_config = judging.config_from_args(args)
         judging.check_answer_mode(args.answer_mode, settings)
         results = run(settings, args.gold, args.limit, args.out, args.k, args.thresholds, progress=not args.no_progress,
-                      answer_mode=args.answer_mode, judge_config=judge_config)
+                      answer_mode=args.answer_mode, judge_config=judge_config, split=args.split)
     except (judging.JudgeUnavailable, judging.JudgeArgumentError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -206,7 +240,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     print(f"report: {Path(args.out) / 'latest.md'}")
     if not args.gate:
         return 0
-    failures = gate.check(results["headline"], results["thresholds"])
+    failures = gate.check(results["headline"], results["thresholds"], results.get("maxima"))
     for line in failures:
         print(line)
     print("gate: FAILED" if failures else "gate: passed")
