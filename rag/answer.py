@@ -122,28 +122,27 @@ def select(cands: list[Candidate], max_sentences: int, per_chunk: int = 2) -> li
 
 
 def display_sentence(sentence: str, hit: Hit, label: bool = True) -> str:
-    """The sentence as shown in an answer: article refs spelled out, the poster's name added when missing."""
-    refs = hit.chunk.metadata.get("references") or {}
+    """The sentence as shown in an answer: no inline reference numbers, the system's name added when missing.
 
-    def spell(m: re.Match) -> str:
-        nums = re.findall(r"\d+", m.group(1))
-        if len(nums) == 1 and refs.get(nums[0]):
-            title = refs[nums[0]]
-            return f" (source {nums[0]}: {title[:70] + '…' if len(title) > 70 else title})"
-        return f" (source{'s' if len(nums) > 1 else ''} {', '.join(nums)})"
-
-    # Article refs are spelled out; a "[3]" in a tweet, abstract or note must not read as one of our markers.
-    text = _SOURCE_REF.sub(spell if hit.chunk.kind == "preview" else
-                           (lambda m: " (" + ", ".join(re.findall(r"\d+", m.group(1))) + ")"), sentence)
+    The article's own "[n]" references are dropped (its Sources list travels with the citation's metadata); a
+    "[3]" in a tweet, abstract or note is spelled "(3)" so it cannot read as one of our markers.
+    """
+    if hit.chunk.metadata.get("references"):
+        text = _SOURCE_REF.sub("", sentence)
+    else:
+        text = _SOURCE_REF.sub(lambda m: " (" + ", ".join(re.findall(r"\d+", m.group(1))) + ")", sentence)
     name = hit.chunk.metadata.get("name") or ""
     phrase = alias_phrase(hit.chunk) if label else ""
-    if hit.chunk.kind in ("poster", "notes") and phrase and (fold(name) not in fold(text) or phrase != name):
+    if phrase and name and (fold(name) not in fold(text) or phrase != name):
         text = f"{phrase}: {text}"
     return text.strip()
 
 
-def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, list[Citation]]:
-    """Answer text with a [n] marker after every sentence, and the citations in marker order."""
+def compose(chosen: list[Candidate], hits: list[Hit], label: bool = True) -> tuple[str, list[Citation]]:
+    """Answer text with a [n] marker after every sentence, and the citations in marker order.
+
+    With `label`, a sentence from a named system's passage is prefixed with the name once (when it lacks it).
+    """
     markers: dict[int, int] = {}
     citations: list[Citation] = []
     parts = []
@@ -153,12 +152,25 @@ def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, list[Citatio
         if c.hit_rank not in markers:
             markers[c.hit_rank] = len(markers) + 1
             citations.append(make_citation(markers[c.hit_rank], hit, c.sentence))
-        text = display_sentence(c.sentence, hit, label=c.hit_rank not in labelled)  # name the source once
+        text = display_sentence(c.sentence, hit, label=label and c.hit_rank not in labelled)  # name the source once
         labelled.add(c.hit_rank)
         if text[-1] not in ".!?":
             text += "."
         parts.append(f"{text[:-1]} [{markers[c.hit_rank]}]{text[-1]}")
     return " ".join(parts), citations
+
+
+def slot_first(chosen: list[Candidate], cands: list[Candidate], ask) -> list[Candidate]:
+    """Sentences holding the asked type first; when none of the chosen holds it, the best one that does joins."""
+    from .intents import holds_slot
+
+    if ask.slot is None or not chosen:
+        return chosen
+    holding = [c for c in chosen if holds_slot(c.sentence, ask)]
+    if not holding:
+        extra = next((c for c in cands if holds_slot(c.sentence, ask) and c not in chosen), None)
+        return chosen if extra is None else [extra, *chosen[:-1]] if len(chosen) > 1 else [extra]
+    return holding + [c for c in chosen if c not in holding]
 
 
 _CITE = re.compile(r"\s?\{cite:([^}]+)\}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -11,12 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import structured
-from .answer import REFUSAL_TEXT, answer_type, compose, ensure_type, resolve_placeholders, score_sentences, select, supported
+from .answer import REFUSAL_TEXT, resolve_placeholders, supported
+from .extractive import WEIGHTS, CorpusText, Passage, Subject, compose_answer
+from .intents import asked
 from .config import Settings, corpus_files
 from .embed import Embedder, default_embedder
 from .followup import is_follow_up, rewrite as rewrite_offline
 from .index import IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, load_index, read_manifest
-from .text import looks_like_instruction, normalize_question
+from .text import fold, normalize_question
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ class _Loaded:
 
     def __post_init__(self) -> None:
         self.positions = {c.id: i for i, c in enumerate(self.index.chunks)}
+        self.by_id = {c.id: c for c in self.index.chunks}
+        # Everything the documents say, folded once: a name the question uses that is not in here is unknown.
+        self.corpus_text = CorpusText([fold(c.search_text) for c in self.index.chunks])
         self.posters = structured.poster_table(self.index.chunks)
         rows = [self.positions[p.chunk_id] for p in self.posters]
         self.poster_vectors = np.vstack([self.index.faiss_index.reconstruct(i) for i in rows]) if rows else None
@@ -191,11 +197,14 @@ def _prepare(question: object, history, mode: str | None, k: int | None, setting
     qvec = _encode_query(embedder, [search_q])[0]
     timings["embed"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
-    hits = loaded.retriever.search(search_q, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
-                                   settings.bm25_weight, settings.name_boost, settings.sentence_weight,
-                                   fusion=settings.fusion)
+    hits = _search(loaded.retriever, search_q, qvec, k, settings)
     timings["retrieve"] = (time.perf_counter() - t) * 1000
     return _Turn(q, search_q, rewritten, status, loaded, qvec, hits, notes, timings, t0, settings, embedder)
+
+
+def _search(retriever, question: str, qvec: np.ndarray, k: int, settings: Settings) -> list[Hit]:
+    return retriever.search(question, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
+                            settings.bm25_weight, settings.name_boost, settings.sentence_weight, fusion=settings.fusion)
 
 
 def _clean_history(history) -> list[tuple[str, str]]:
@@ -232,30 +241,71 @@ def _sentences_of(loaded: _Loaded, hit: Hit) -> list[str]:
     return loaded.index.sentences[loaded.positions[hit.chunk.id]]
 
 
+def _subjects(loaded: _Loaded, question: str) -> list[Subject]:
+    """The systems a question names, one per poster (a poster and its notes entries are one subject), in the
+    order the question names them."""
+    chunks = loaded.retriever.chunks
+    found: dict[str, list[str]] = {}
+    for pos, name in loaded.retriever.named_chunks(question).items():
+        c = chunks[pos]
+        key = c.id if c.kind == "poster" else c.metadata.get("poster_id") or c.id
+        found.setdefault(key, []).append(name)
+    q = fold(question)
+    out = []
+    for key, names in found.items():
+        own = loaded.by_id.get(key)
+        display = (own.metadata.get("name") if own is not None else None) or names[0]
+        all_names = tuple(dict.fromkeys([*names, display, *((own.metadata.get("aliases") or []) if own else [])]))
+        out.append(Subject(key, display, all_names))
+    return sorted(out, key=lambda s: min((q.find(fold(n)) for n in s.names if fold(n) in q), default=len(q)))
+
+
+def _passages(loaded: _Loaded, hits: list[Hit], subjects: list[Subject]) -> list[Passage]:
+    """The hits, plus each subject's own poster and notes entries when retrieval missed them, as passages."""
+    index, positions = loaded.index, loaded.positions
+    extra = []
+    for s in subjects:
+        own = loaded.by_id.get(s.key)
+        for cid in ([s.key] if own is not None else []) + list((own.metadata.get("notes_ids") or []) if own else []):
+            if cid in loaded.by_id and all(h.chunk.id != cid for h in hits + extra):
+                extra.append(Hit(loaded.by_id[cid], 0.0))
+    patterns = {s.key: [re.compile(r"(?<![\w-])" + re.escape(fold(n)) + r"(?![\w-])") for n in s.names] for s in subjects}
+    out = []
+    for h in hits + extra:
+        c = h.chunk
+        owner = c.id if c.kind == "poster" else c.metadata.get("poster_id") or (c.id if c.metadata.get("name") else None)
+        text = fold(f"{c.title} {c.text}")
+        about = {owner} if owner else set()
+        about |= {key for key, pats in patterns.items() if any(p.search(text) for p in pats)}
+        out.append(Passage(h, _sentences_of(loaded, h), _sentence_vectors_of(index, positions[c.id]),
+                           frozenset(about), owner))
+    return out
+
+
 def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[str] | None = None) -> Answer:
-    """The offline extractive answer from the turn's passages (or a plain refusal)."""
+    """The offline extractive answer from the turn's passages, or a refusal that says what is missing."""
     t = time.perf_counter()
     loaded, hits, q, settings = turn.loaded, turn.hits, turn.search_question, turn.settings
     index, positions, retriever = loaded.index, loaded.positions, loaded.retriever
     notes = turn.notes + (notes or [])
     top_dense = float(index.faiss_index.reconstruct(positions[hits[0].chunk.id]) @ turn.qvec) if hits else 0.0
     ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, settings.min_support)
-    text, citations, refused = REFUSAL_TEXT, [], True
+    text, citations, refused, contexts = REFUSAL_TEXT, [], True, hits
     if ok:
-        sents = [_sentences_of(loaded, h) for h in hits]
-        vecs = [_sentence_vectors_of(index, positions[h.chunk.id]) for h in hits]
-        cands = score_sentences(q, turn.qvec, hits, sents, vecs, retriever.idf)
-        cands = [c for c in cands if not looks_like_instruction(c.sentence)]  # injected instructions are not answers
-        chosen = ensure_type(select(cands, settings.max_answer_sentences), cands, answer_type(q),
-                             settings.max_answer_sentences)
-        if chosen:
-            text, citations = compose(chosen, hits)
-            refused = False
+        subjects = _subjects(loaded, q)
+        if not subjects and asked(q).overview and len(hits) < WEIGHTS.overview_k:
+            hits = _search(retriever, q, turn.qvec, WEIGHTS.overview_k, settings)
+        composed = compose_answer(q, turn.qvec, _passages(loaded, hits, subjects), subjects, retriever.idf,
+                                  loaded.corpus_text, settings.max_answer_sentences)
+        text, citations, refused = composed.text, composed.citations, composed.refused
+        seen = {h.chunk.id for h in hits}
+        contexts = hits + [h for h in composed.used if h.chunk.id not in seen]
+        why = composed.note.removeprefix("Refused: ") if refused else ""
     if refused:
-        notes.append(f"Refused: {why}." if why else "Refused: no sentence in the passages answers the question.")
+        notes.append(f"Refused: {why}" if why else "Refused: no sentence in the passages answers the question.")
     turn.timings["answer"] = (time.perf_counter() - t) * 1000
     turn.timings["total"] = (time.perf_counter() - turn.t0) * 1000
-    return Answer(question=turn.question, text=text, citations=citations, contexts=hits, refused=refused,
+    return Answer(question=turn.question, text=text, citations=citations, contexts=contexts, refused=refused,
                   mode="extractive", rewritten_question=turn.rewritten, notes=notes, unsupported=unsupported or [],
                   timings_ms=turn.timings, index_fingerprint=index.fingerprint)
 

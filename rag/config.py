@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         description="Fusion bonus for chunks whose system name the question mentions (standard deviations for "
                     "zscore fusion; a multiple of the top fusable score for rrf).",
     )
-    max_answer_sentences: int = Field(4, ge=1, le=10, description="Upper bound on sentences in an extractive answer.")
+    max_answer_sentences: int = Field(
+        3, ge=1, le=10, description="Upper bound on sentences in a one-subject extractive answer (one to three "
+                                    "sentences for a one-fact question).")
     min_support: float = Field(
         0.34, ge=0, le=1,
         description="Refuse when fewer than this share of the question's content words appear in the best passages.",

@@ -113,6 +113,8 @@ def find_institution(question: str, table: list[Poster]) -> tuple[str, list[str]
         g = fold(gram)
         if len(g) < 2 or g in _GENERIC or g in {"how", "many", "which", "what", "posters", "papers", "list", "authors"}:
             continue
+        if g not in INSTITUTION_ALIASES and not any(ch.isupper() for ch in gram):
+            continue  # an institution is named as a proper noun: "systems companies" names none
         terms = INSTITUTION_ALIASES.get(g, [gram])
         pats = [_word_re(t) for t in terms]
         if any(p.search(i) for i in insts for p in pats):
@@ -156,9 +158,11 @@ def route(question: str, table: list[Poster], named_posters: list[str]) -> Route
     m = _TOPIC.search(re.sub(r"\s+(?:at|in) mlsys(?: 2026)?\b|[?.!]+$", "", question.strip(), flags=re.I))
     if m:
         phrase = re.split(r"[,;?]|\s+and (?:which|what|how|who)\b|\s+(?:explicitly|specifically)\b", m.group(1))[0].strip()
-        if content_tokens(phrase):
-            verb = m.group(0)[: m.start(1) - m.start(0)]
-            return Route(op, "mention" if "mention" in verb else "topic", phrase)
+        verb = m.group(0)[: m.start(1) - m.start(0)]
+        field = "mention" if "mention" in verb else "topic"
+        # "Which posters tackle X?" asks for an overview, answered from passages; only a count needs the table.
+        if content_tokens(phrase) and (field == "mention" or op == "count"):
+            return Route(op, field, phrase)
     leftover = set(content_tokens(question)) - _TOTAL_WORDS
     if op == "count" and not leftover and not _OTHER_DOCS.search(q) and not named_posters:
         return Route("count")

@@ -1,0 +1,183 @@
+"""Whether the documents hold what a question asks: its subject's passages must hold the asked detail.
+
+Pure functions. A question is refused when
+- it names something (a coined name, a number) that no document mentions;
+- it names something (a proper noun or number) that the passages about its subject never mention: "BLASST's
+  accuracy on LongBench" when the BLASST passages never say LongBench;
+- it asks for a typed detail (a hardware model, a link, a date, a person, a number with a unit, …) and no
+  sentence of the subject's passages both holds that type and is about what was asked.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .intents import Asked, holds_slot, without_cues
+from .text import STOPWORDS, content_tokens, fold, numbers_in, stem
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Answerability constants, each with the gold `dev` figure that chose it (python -m eval --split dev)."""
+
+    # The best few candidate sentences together must hold this share of the focus terms' IDF mass ...
+    union_coverage: float = 0.5
+    # ... unless the best sentence's cosine with the question is at least this.
+    focus_cosine: float = 0.5
+    # How many of the best candidates count together (a multi-part question is answered by several sentences).
+    union_of: int = 3
+    # A sentence holding the asked type must hold this share of the focus or have this cosine to answer it.
+    slot_coverage: float = 0.4
+    slot_cosine: float = 0.55
+    # A name the question uses counts as missing from the subject's passages only when it is this rare: it occurs
+    # in at most this share of the chunks (on MLSys: TPU 9, GitHub 8, H100 9 of 282 chunks; CPU 16, GPU 86).
+    absent_max_share: float = 0.035
+
+
+THRESHOLDS = Thresholds()
+
+# Question words that say how to answer, not what about: never focus terms.
+_FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers abstract abstracts document documents
+    report reports reported say says said mention mentions mentioned describe described give gives given state stated
+    claim claims claimed show shows shown according specifically exactly use used using achieve achieved achieves
+    list name named exact number figure value provide provided work system approach method compare compared
+    comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
+    mainly basically exactly""".split())
+# A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
+_NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][\w.-]*|[A-Z]{2,}[\w.-]*|[A-Za-z]+\d[\w.-]*|[A-Z][a-z]+[\w-]*)")
+_FIRST_WORD = re.compile(r"^\W*\w+")
+# Capitalised words that name no entity (question openers, months, common title words).
+_NOT_NAMES = frozenset("""what which who whom whose when where why how does do did is are was were can could would should
+    will has have had the a an in on of for and or to compare contrast describe explain list name tell give
+    according i mlsys poster posters paper papers notes tweet tweets research preview article""".split())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answerability decision: `missing` is one sentence saying what the documents don't hold."""
+
+    answerable: bool
+    missing: str = ""
+
+
+def focus_terms(question: str, subject_names: Iterable[str] = (), ask: Asked | None = None) -> list[str]:
+    """The question's content stems that say what it asks about (not its subject's name, not its framing, not the
+    words that only name the asked type, which the type check covers)."""
+    subject = {t for n in subject_names for t in content_tokens(n)}
+    text = without_cues(question, ask) if ask else question
+    return list(dict.fromkeys(t for t in content_tokens(text) if t not in subject and t not in _FRAME))
+
+
+def named_terms(question: str) -> list[str]:
+    """Coined or proper names in the question (not its first word, not question words)."""
+    first = _FIRST_WORD.match(question)
+    start = first.end() if first else 0
+    out = []
+    for m in _NAMEISH.finditer(question):
+        word = m.group(0).strip(".-")
+        if (m.start() < start and not re.search(r"[A-Z].*[A-Z]|\d", word)) or fold(word) in _NOT_NAMES:
+            continue
+        out.append(word)
+    return list(dict.fromkeys(out))
+
+
+def mentions(text_folded: str, term: str) -> bool:
+    """Whether folded text mentions a term (hyphen and space variants; a possessive 's dropped)."""
+    t = fold(term).rstrip("'s’")
+    variants = {t, t.replace("-", " "), t.replace("-", ""), t.replace(" ", "-")}
+    return any(re.search(r"(?<![\w])" + re.escape(v), text_folded) for v in variants if v)
+
+
+def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str] = ()) -> list[str]:
+    """Names and numbers in the question that no document mentions at all."""
+    subject = {fold(n) for n in subject_names}
+    names = [n for n in named_terms(question) if fold(n) not in subject and not mentions(corpus_folded, n)]
+    numbers = [n for n in numbers_in(question) if n not in numbers_in(corpus_folded)]
+    return names + [n for n in numbers if not any(n in fold(x) for x in names)]
+
+
+def absent_names(question: str, passages_folded: str, subject_names: Iterable[str], df: Callable[[str], float],
+                 th: Thresholds = THRESHOLDS) -> list[str]:
+    """Rare names and numbers in the question, other than the subject's, that the subject's passages never mention.
+
+    `df(name)` is the share of chunks that mention the name."""
+    subject = {fold(n) for n in subject_names}
+    subject_tokens = {t for n in subject_names for t in content_tokens(n)}
+    out = []
+    for n in named_terms(question):
+        if fold(n) in subject or set(content_tokens(n)) <= subject_tokens or fold(n) in _NOT_NAMES:
+            continue
+        if df(n) <= th.absent_max_share and not mentions(passages_folded, n):
+            out.append(n)
+    numbers = numbers_in(question) - numbers_in(passages_folded)
+    return out + sorted(n for n in numbers if not any(n in fold(x) for x in out))
+
+
+def coverage(terms: list[str], tokens: set[str], idf: Callable[[str], float]) -> float:
+    """Share of the terms' IDF mass present in the tokens (1.0 with no terms)."""
+    total = sum(idf(t) for t in terms)
+    return sum(idf(t) for t in terms if t in tokens) / total if total else 1.0
+
+
+def slot_answering(sentence: str, extra_tokens: set[str], cosine: float, focus: list[str], ask: Asked,
+                   idf: Callable[[str], float], th: Thresholds = THRESHOLDS) -> bool:
+    """Whether a sentence holds the asked type and is about the asked focus."""
+    if not holds_slot(sentence, ask):
+        return False
+    return coverage(focus, set(content_tokens(sentence)) | extra_tokens, idf) >= th.slot_coverage or cosine >= th.slot_cosine
+
+
+def covered(sentences: list[tuple[str, set[str], float]], focus: list[str], idf: Callable[[str], float],
+            th: Thresholds = THRESHOLDS) -> bool:
+    """Whether the best candidates (sentence, extra tokens, cosine), best first, together cover the focus."""
+    top = sentences[: th.union_of]
+    if not top:
+        return False
+    tokens = set().union(*(set(content_tokens(s)) | extra for s, extra, _ in top))
+    return coverage(focus, tokens, idf) >= th.union_coverage or max(c for _, _, c in top) >= th.focus_cosine
+
+
+_SLOT_TEMPLATES = {
+    "link": "The documents don't say where {s}'s code or artifacts are available.",
+    "hardware": "The documents don't say which hardware {s} was measured on.",
+    "dataset": "The documents don't say which datasets or benchmarks {s} was evaluated on.",
+    "baseline": "The documents don't say which baselines {s} was compared against.",
+    "model": "The documents don't say which models or model sizes {s} used.",
+    "date": "The documents don't give the date asked for{about}.",
+    "number": "The documents don't give a figure for {focus}{about}.",
+}
+
+
+def focus_phrase(question: str, focus: list[str]) -> str:
+    """The question's focus words in their own spelling, in question order."""
+    words = [w for w in re.findall(r"[\w.-]+", question) if any(t in focus for t in content_tokens(w))]
+    return " ".join(dict.fromkeys(words)) or "what was asked"
+
+
+def missing_sentence(question: str, ask: Asked, subject: str | None, focus: list[str], absent: list[str] = (),
+                     unknown: list[str] = ()) -> str:
+    """One sentence saying what the documents don't hold."""
+    about = f" for {subject}" if subject else ""
+    if unknown:
+        return f"The documents don't mention {_join(unknown)}."
+    if absent:
+        return f"The documents don't mention {_join(absent)}{about}."
+    if ask.slot == "person":
+        m = re.search(r"\bwho(se)?\b(.*)", question.rstrip(" ?!."), re.I)
+        return f"The documents don't say who{m.group(2)}." if m and m.group(2).strip() else \
+            f"The documents don't say who is meant{about}."
+    template = _SLOT_TEMPLATES.get(ask.slot or "")
+    if template:
+        return template.format(s=subject or "this work", about=about, focus=focus_phrase(question, focus))
+    return f"The documents don't say anything about {focus_phrase(question, focus)}{about}."
+
+
+def _join(items: list[str]) -> str:
+    items = [f"“{i}”" if " " not in i and not i[:1].isupper() and not i[:1].isdigit() else i for i in items[:3]]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def no_stop(tokens: Iterable[str]) -> set[str]:
+    """Tokens without stopwords."""
+    return {t for t in tokens if t not in STOPWORDS}

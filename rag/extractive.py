@@ -1,0 +1,239 @@
+"""The offline extractive composer: decide whether the passages answer, then pick and cite the answering sentences.
+
+Pure: passages (hits with their sentences, sentence vectors and the subjects they are about) in, composed text out.
+Four shapes of answer: a refusal that says what is missing (and what the documents do say about the subject),
+a one-subject answer drawn only from that subject's passages, a comparison with each named system's own cited
+sentences, and an overview with one cited line per relevant poster.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import answerable as ans
+from .answer import Candidate, compose, score_sentences, select, slot_first
+from .intents import Asked, asked, named_kinds
+from .text import content_tokens, fold, looks_like_instruction
+from .types import Citation, Hit
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Composer constants, each with the gold `dev` figure that chose it."""
+
+    max_sentences: int = 3  # a one-fact answer: one to three sentences
+    compare_per_side: int = 2
+    overview_items: int = 5
+    refusal_context: int = 2  # sentences of what the documents do say, after a refusal
+    overview_min_score: float = 0.35  # a poster's best sentence must score this to be listed
+    overview_k: int = 12  # passages retrieved for an overview question (a one-fact question uses settings.k)
+
+
+WEIGHTS = Weights()
+# Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
+_PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
+                            re.I)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A system the question names: its key (a poster id, or a passage id), display name and all its names."""
+
+    key: str
+    name: str
+    names: tuple[str, ...]
+
+
+@dataclass
+class Passage:
+    """A retrieved (or subject) chunk, its candidate sentences and vectors, and which subjects it is about."""
+
+    hit: Hit
+    sentences: list[str]
+    vectors: np.ndarray
+    about: frozenset[str] = frozenset()  # subject keys it names or belongs to
+    owner: str | None = None  # the subject key whose own passage (poster or notes entry) this is
+
+
+@dataclass
+class Composed:
+    """A composed answer before it becomes an `Answer`."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+    note: str = ""
+    used: list[Hit] = field(default_factory=list)
+
+
+def _candidates(question: str, qvec: np.ndarray, passages: list[Passage], idf, allowed: set[int],
+                subject_keys: set[str]) -> list[Candidate]:
+    """Scored sentences of the allowed passages (hit_rank = index into passages), without sentences that cannot
+    stand alone outside their own system's passage, bare titles, questions or injected instructions."""
+    idx = sorted(allowed)
+    cands = score_sentences(question, qvec, [passages[i].hit for i in idx], [passages[i].sentences for i in idx],
+                            [passages[i].vectors for i in idx], idf)
+    out = []
+    for c in cands:
+        p = passages[idx[c.hit_rank]]
+        if looks_like_instruction(c.sentence) or _bare_title(c.sentence, p.hit):
+            continue
+        if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)):
+            continue
+        out.append(Candidate(idx[c.hit_rank], c.sentence, c.score, c.lexical, c.dense))
+    return out
+
+
+def _bare_title(sentence: str, hit: Hit) -> bool:
+    words = set(content_tokens(sentence))
+    return bool(words) and words <= set(content_tokens(hit.chunk.title)) | set(content_tokens(hit.chunk.metadata.get("name") or ""))
+
+
+def _title_tokens(p: Passage) -> set[str]:
+    """Words every sentence of a passage stands under: its title, names and institutions."""
+    meta = p.hit.chunk.metadata
+    names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
+    return set(content_tokens(" ".join([p.hit.chunk.title, *names])))
+
+
+def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf) -> list[Candidate]:
+    return [c for c in cands
+            if ans.slot_answering(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf)]
+
+
+def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], idf) -> bool:
+    return ans.covered([(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense) for c in cands], focus, idf)
+
+
+def _compose(chosen: list[Candidate], passages: list[Passage], label: bool) -> tuple[str, list[Citation], list[Hit]]:
+    hits = [p.hit for p in passages]
+    text, citations = compose(chosen, hits, label=label)
+    used = [hits[i] for i in dict.fromkeys(c.hit_rank for c in chosen)]
+    return text, citations, used
+
+
+def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], idf,
+                   corpus: "CorpusText", max_sentences: int = WEIGHTS.max_sentences) -> Composed:
+    """The extractive answer: refusal, one-subject answer, comparison or overview, as the question calls for."""
+    ask = asked(question)
+    names = [n for s in subjects for n in s.names]
+    unknown = ans.unknown_names(question, corpus.folded, names)
+    if unknown:
+        return Composed(ans.missing_sentence(question, ask, None, [], unknown=unknown), [], True,
+                        "Refused: the question names something no document mentions.")
+    if len(subjects) >= 2:
+        return _compare(question, qvec, passages, subjects, ask, idf)
+    if not subjects and ask.overview and not ask.identify:
+        overview = _overview(question, qvec, passages, idf)
+        if overview is not None:
+            return overview
+    subject = subjects[0] if subjects else None
+    keys = {subject.key} if subject else set()
+    allowed = {i for i, p in enumerate(passages) if not subject or subject.key in p.about}
+    kinds = named_kinds(question)
+    allowed = {i for i in allowed if passages[i].hit.chunk.kind in kinds} or allowed
+    focus = ans.focus_terms(question, names, ask)
+    absent = []
+    if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
+        scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed)
+        absent = ans.absent_names(question, scope, names, corpus.df)
+    cands = _candidates(question, qvec, passages, idf, allowed, keys)
+    typed = _slot_answering(cands, passages, focus, ask, idf) if ask.slot else cands
+    # A typed detail must be there; an open question about a named subject ("how does X work?") is answered from
+    # the subject's passages; one about no named subject must have its focus covered.
+    unanswered = (not typed and not ask.multipart) or (
+        not cands or (not subject or ask.slot) and not _covered(cands, passages, focus, idf))
+    if absent or unanswered:
+        missing = ans.missing_sentence(question, ask, subject.name if subject else None, focus, absent=absent)
+        own = [c for c in cands if passages[c.hit_rank].owner == subject.key] if subject else []
+        return _refusal(missing, own or (cands if subject else []), passages)
+    chosen = slot_first(select(cands, max_sentences), typed or cands, ask)
+    text, citations, used = _compose(chosen, passages, label=subject is None)
+    return Composed(text, citations, False, used=used)
+
+
+class CorpusText:
+    """Every chunk's folded text, to ask whether and how often the documents mention a name."""
+
+    def __init__(self, folded_chunks: list[str]) -> None:
+        self.chunks = folded_chunks
+        self.folded = " ".join(folded_chunks)
+        self._df: dict[str, int] = {}
+
+    def df(self, term: str) -> float:
+        """Share of chunks that mention the term."""
+        if term not in self._df:
+            self._df[term] = sum(1 for t in self.chunks if ans.mentions(t, term)) / max(1, len(self.chunks))
+        return self._df[term]
+
+
+def _refusal(missing: str, context: list[Candidate], passages: list[Passage]) -> Composed:
+    """A refusal: what is missing, then (for a named subject) what the documents do say about it, cited."""
+    chosen = select(context, WEIGHTS.refusal_context, per_chunk=WEIGHTS.refusal_context)
+    if not chosen:
+        return Composed(missing, [], True, f"Refused: {missing}")
+    text, citations, used = _compose(chosen, passages, label=False)
+    return Composed(f"{missing} What they do say: {text}", citations, True, f"Refused: {missing}", used)
+
+
+def _compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], ask: Asked,
+             idf) -> Composed:
+    """Each named system's own best sentences, cited; a side without the asked detail is said to lack it."""
+    names = [n for s in subjects for n in s.names]
+    focus = ans.focus_terms(question, names, ask)
+    chosen: list[Candidate] = []
+    lacking: list[str] = []
+    for s in subjects:
+        allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
+        cands = _candidates(question, qvec, passages, idf, allowed, {s.key})
+        good = _slot_answering(cands, passages, focus, ask, idf) if ask.slot else cands
+        if not good:
+            lacking.append(s.name)
+            continue
+        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, ask)
+    if not chosen:
+        missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
+                  f"{ans._join([s.name for s in subjects])}."
+        return Composed(missing, [], True, f"Refused: {missing}")
+    text, citations, used = _compose(chosen, passages, label=True)
+    for name in lacking:
+        text += f" The documents don't report this for {name}."
+    return Composed(text, citations, False, used=used)
+
+
+def _only_about(p: Passage, s: Subject, subjects: list[Subject]) -> bool:
+    """A passage speaks for one side when it is that side's own, or names no other compared system."""
+    return p.owner == s.key or not any(o.key in p.about for o in subjects if o.key != s.key)
+
+
+_DOES = re.compile(r"\b(?:we (?:present|propose|introduce|design|build|develop)|this (?:paper|work) (?:presents|proposes|"
+                   r"introduces))\b", re.I)
+
+
+def _says_what_it_does(sentence: str, p: Passage) -> bool:
+    """A sentence that names its poster's system or says "we present/propose …"."""
+    name = p.hit.chunk.metadata.get("name") or ""
+    return bool(_DOES.search(sentence) or (name and fold(name) in fold(sentence)))
+
+
+def _overview(question: str, qvec: np.ndarray, passages: list[Passage], idf) -> Composed | None:
+    """One cited line per relevant poster, most relevant first; None when fewer than two posters fit.
+
+    A poster's relevance is its best sentence's score; its line is the sentence that says what it does (names
+    its system or "we present …") when one scores within reach, else its best sentence."""
+    owned = {i for i, p in enumerate(passages) if p.owner}
+    best: dict[str, Candidate] = {}
+    line: dict[str, Candidate] = {}
+    for c in _candidates(question, qvec, passages, idf, owned, set()):
+        key = passages[c.hit_rank].owner
+        best.setdefault(key, c)
+        if key not in line and _says_what_it_does(c.sentence, passages[c.hit_rank]):
+            line[key] = c
+    ranked = sorted((k for k in best if best[k].score >= WEIGHTS.overview_min_score), key=lambda k: -best[k].score)
+    chosen = [line.get(k, best[k]) for k in ranked[:WEIGHTS.overview_items]]
+    if len(chosen) < 2:
+        return None
+    text, citations, used = _compose(chosen, passages, label=True)
+    return Composed(text, citations, False, used=used)

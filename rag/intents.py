@@ -1,0 +1,135 @@
+"""Named, precompiled question patterns: what form a question has and what kind of detail it asks for.
+
+Pure functions over the question's text. The slot is the type of the asked detail (a number with a unit, a date,
+a person, a hardware model, a link, a dataset, a baseline, a model); an answer sentence must hold that type.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import fold
+from .types import KIND_LABELS
+
+# --- question forms ----------------------------------------------------------------------------------------------
+COMPARE = re.compile(r"\bcompar\w*\b|\bdiffer\w*\b|\bvs\.?\b|\bversus\b|\bcontrast\b|\bwhich (?:one )?(?:is|claims|reports"
+                     r"|achieves|gives|has) (?:the )?(?:larger|bigger|higher|lower|smaller|more|less|better|faster)\b"
+                     r"|\b(?:larger|bigger|higher|lower|smaller|better|faster)\b.*:\s*\w+ or \w+|\bboth\b")
+OVERVIEW = re.compile(r"\bwhich (?:posters|papers|works|systems|submissions|projects|abstracts)\b"
+                      r"|\b(?:main|key|common|different|major) (?:approaches|techniques|methods|ideas|strategies|themes|directions)\b"
+                      r"|\bwhat (?:approaches|techniques|methods|strategies|kinds of|sorts of)\b"
+                      r"|\bhow do (?:the )?(?:posters|papers|works|systems)\b|\boverview\b|\bsurvey\b|\blandscape\b")
+IDENTIFY = re.compile(r"\b(?:which|what) (?:poster|paper|work|system|submission|project|abstract)\b")
+
+# --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------
+_HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\w*|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
+                   r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
+                   r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
+                   r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d)\b")
+SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
+    "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website)\b|\bcode\b.*\b(?:available|released|public|open)\b"
+                        r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
+             re.compile(r"https?://|\bgithub\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
+                        r"|\b(?:is|are) (?:publicly )?(?:available|released)\b|\brepository\b", re.I)),
+    "hardware": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:gpus?|tpus?|hardware|chips?|accelerators?|devices?|"
+                            r"headsets?|phones?|smartphones?|processors?|cpus?|platforms?)\b|\bon what hardware\b"),
+                 re.compile(_HARDWARE_MODEL)),
+    "dataset": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|test sets?)\b"
+                           r"|\b(?:evaluated|tested|benchmarked) on\b"),
+                re.compile(r"\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]*)\b")),
+    "baseline": (re.compile(r"\bbaselines?\b|\bcompared? (?:against|with|to)\b|\bagainst which\b|\bwhich \w+ does .* (?:beat|outperform)"),
+                 re.compile(r"\b(?:over|than|compared|versus|vs\.?|baselines?|outperform\w*|against|state-of-the-art|"
+                            r"relative to)\b", re.I)),
+    "model": (re.compile(r"\bwhich (?:llms?|models?|model sizes?)\b|\bmodel sizes?\b|\bparameters?\b|\bwhat models?\b"),
+              re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
+                         r"|\b\d+(?:\.\d+)?\s?[BM]\b|\bbillion\b|\bmillion parameters\b")),
+    "date": (re.compile(r"^\W*when\b|\bwhen (?:is|was|were|are|did|does|do|will)\b|\bwhat (?:date|day|year|month|time)\b"
+                        r"|\bwhich (?:date|day|year|month)\b"),
+             re.compile(r"\b\d{4}-\d\d-\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
+                        r"\b\d{1,2}(?:–|-)\d{1,2}\b|\b(?:19|20)\d\d\b|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day\b|"
+                        r"\b\d{1,2}(?::\d\d)? ?(?:am|pm)\b|\btomorrow\b|\btoday\b", re.I)),
+    "person": (re.compile(r"\bwho\b|\bwhich (?:person|people|researchers?|speakers?|authors?)\b|\bwhose\b"),
+               re.compile(r"@\w+|\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+\b|\b(?:University|Institute|Inc|Labs?|Research|"
+                          r"Google|Meta|NVIDIA|Microsoft|Amazon|Apple|ByteDance|Alibaba|OpenAI|Anthropic|team)\b")),
+    "number": (re.compile(r"\bhow (?:many|much|fast|large|big|long|often|far|high|low|small)\b|\bspeed ?ups?\b|\bpercent\w*\b|"
+                          r"\bby what (?:factor|margin|percentage)\b|\bwhat (?:fraction|share|ratio|speedup|throughput|"
+                          r"latency|accuracy|overhead|reduction|improvement|gain|size|rate|number)\b|\bhow much faster\b"
+                          r"|\bwhat (?:\w+ )?(?:latency|throughput|speedup|accuracy|overhead)\b"
+                          r"|^what (?:is|was|are|were)\b.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
+                          r"bandwidth|utili[sz]ation)\b"),
+               re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
+}
+SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "date", "person", "number")
+# "How many GPUs", "how much memory": a count or amount is asked, whatever noun follows.
+_AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
+
+# A unit the question asks for: the number in the answer must carry it.
+UNITS: dict[str, tuple[re.Pattern, re.Pattern]] = {
+    "time": (re.compile(r"\b(?:milli)?seconds?\b|\bms\b|\bminutes?\b|\bhours?\b|\bhow long\b"),
+             re.compile(r"\d\s?(?:ms|s|sec\w*|seconds?|milliseconds?|minutes?|mins?|hours?|h|µs|us|days?)\b", re.I)),
+    "memory": (re.compile(r"\b(?:gb|mb|tb|gib|gigabytes?|megabytes?|bytes)\b|\bhow much memory\b"),
+               re.compile(r"\d\s?(?:[KMGT]i?B|bytes?|gigabytes?)\b", re.I)),
+    "percent": (re.compile(r"\bpercent\w*\b|%|\brates?\b"), re.compile(r"\d\s?%|\bpercent", re.I)),
+    "factor": (re.compile(r"\bspeed ?ups?\b|\bhow much faster\b|\bby what factor\b|\bhow many times\b"),
+               re.compile(r"\d\s?(?:×|x\b|times\b|-fold)|\border(?:s)? of magnitude", re.I)),
+    "parameters": (re.compile(r"\bparameters?\b|\bparams\b"),
+                   re.compile(r"\d\s?[BMT]\b|\b(?:billion|million|trillion)\b|\d[\d.,]*\s?(?:parameters|params)\b")),
+    "energy": (re.compile(r"\benergy\b|\bpower\b|\bwatts?\b|\bjoules?\b"),
+               re.compile(r"\d\s?(?:%|W|kW|J|kWh|watts?|joules?)|\benergy\b|\bpower\b", re.I)),
+}
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for: its slot (None for an open question) and, for numbers, the unit.
+
+    `multipart`: the question asks two things ("which X …, and what Y?"); its slot speaks for one part only."""
+
+    slot: str | None
+    unit: str | None = None
+    compare: bool = False
+    overview: bool = False
+    identify: bool = False
+    multipart: bool = False
+
+
+MULTIPART = re.compile(r"(?:,|\band\b|;)\s*(?:and\s+)?(?:from |in |on |at |by )?(?:what|which|who|whom|how|where|when|why)\b"
+                       r"|\?\s*\w")
+
+
+def asked(question: str) -> Asked:
+    """The form of a question and the type of detail it asks for."""
+    q = fold(question)
+    slot = "number" if _AMOUNT.search(q) else next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
+    unit = next((name for name, (cue, _) in UNITS.items() if cue.search(q)), None) if slot == "number" else None
+    return Asked(slot, unit, bool(COMPARE.search(q)), bool(OVERVIEW.search(q)), bool(IDENTIFY.search(q)),
+                 bool(MULTIPART.search(q)))
+
+
+def holds_slot(sentence: str, ask: Asked) -> bool:
+    """Whether a sentence holds the type of detail asked for (always True for an open question)."""
+    if ask.slot is None:
+        return True
+    if not SLOTS[ask.slot][1].search(sentence):
+        return False
+    return ask.unit is None or bool(UNITS[ask.unit][1].search(sentence))
+
+
+def without_cues(question: str, ask: Asked) -> str:
+    """The question with the words that only name its slot or unit removed ("which GPU", "baselines", "ms")."""
+    q = fold(question)
+    if ask.slot:
+        q = SLOTS[ask.slot][0].sub(" ", q)
+    if ask.unit:
+        q = UNITS[ask.unit][0].sub(" ", q)
+    return q
+
+
+# "the poster notes", "the tweets", "the abstract": a question that names a kind of document asks about that kind.
+_KIND_WORDS = {label.split()[-1]: kind for kind, label in KIND_LABELS.items()}
+_KIND_RE = re.compile(r"\b(" + "|".join(map(re.escape, _KIND_WORDS)) + r")s?\b")
+
+
+def named_kinds(question: str) -> set[str]:
+    """The kinds of document a question names ("what do the notes say …" names the notes)."""
+    return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(question))}

@@ -1,0 +1,113 @@
+"""Question intents and answerability: pure functions, no index (table-driven)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rag import answerable as ans
+from rag.intents import Asked, asked, holds_slot, named_kinds
+
+
+@pytest.mark.parametrize("question, slot, unit", [
+    ("What GPU was BLASST evaluated on?", "hardware", None),
+    ("Is the code for LEANN available on GitHub?", "link", None),
+    ("Who gave the opening keynote at MLSys 2026?", "person", None),
+    ("How many GPUs were used in the test?", "number", None),
+    ("By how many milliseconds does Hippocampus reduce retrieval latency?", "number", "time"),
+    ("What was the paper acceptance rate at MLSys 2026?", "number", "percent"),
+    ("When is the poster session?", "date", None),
+    ("Which benchmarks was FooServe evaluated on?", "dataset", None),
+    ("Which baselines did RAGBoost compare against?", "baseline", None),
+    ("What does OPKV do?", None, None),
+    ("How does BOA search for jailbreaks when solving the oracle problem?", None, None),  # "when" as a conjunction
+    ("How do GhostServe and RaidServe compare on recovery after GPU failures?", None, None),  # "GPU" not asked for
+])
+def test_asked_slot(question, slot, unit):
+    a = asked(question)
+    assert (a.slot, a.unit) == (slot, unit)
+
+
+def test_question_forms():
+    assert asked("compare OPKV and SkipKV").compare
+    assert asked("How do X and Y differ?").compare
+    assert asked("Which posters tackle RL training efficiency?").overview
+    assert asked("What are the main approaches to KV cache compression?").overview
+    assert asked("Which poster proposes a 2-bit KV cache?").identify
+    assert not asked("What does OPKV do?").overview
+
+
+@pytest.mark.parametrize("sentence, ask, expected", [
+    ("We measure on 8 H100 GPUs.", Asked("hardware"), True),
+    ("It runs fast on modern GPUs.", Asked("hardware"), False),
+    ("Code is available at https://github.com/x/y.", Asked("link"), True),
+    ("LEANN reduces index size by 50x.", Asked("link"), False),
+    ("Latency drops by 40 ms.", Asked("number", "time"), True),
+    ("Latency drops by 40%.", Asked("number", "time"), False),
+    ("Held at MLSys 2026.", Asked("number"), False),  # a year is not the number asked for
+    ("It reached 74.7% sparsity.", Asked("number"), True),
+    ("Anything at all.", Asked(None), True),
+])
+def test_holds_slot(sentence, ask, expected):
+    assert holds_slot(sentence, ask) is expected
+
+
+def test_named_kinds():
+    assert named_kinds("What do the poster notes say about OPKV?") == {"notes"}
+    assert named_kinds("Which tweet announced a booth?") == {"tweet"}
+    assert named_kinds("What does OPKV do?") == set()
+
+
+def test_focus_terms_drop_subject_frame_and_slot_words():
+    q = "Which GPU was BLASST evaluated on in the paper?"
+    focus = ans.focus_terms(q, ["BLASST"], asked(q))
+    assert "blasst" not in focus and "gpu" not in focus and "paper" not in focus
+    assert "evalu" in focus or "evaluat" in focus
+
+
+def test_named_terms_skip_question_openers():
+    assert ans.named_terms("What was BLASST's accuracy on LongBench?") == ["BLASST", "LongBench"]
+    assert ans.named_terms("How does it work?") == []
+
+
+def test_unknown_names_and_numbers():
+    corpus = "blasst reaches 1.62x on longbench v2 at mlsys 2026"
+    assert ans.unknown_names("What did the LoongServe poster report?", corpus) == ["LoongServe"]
+    assert ans.unknown_names("Where will MLSys 2027 be held?", corpus) == ["2027"]
+    assert ans.unknown_names("What did BLASST report on LongBench?", corpus) == []
+
+
+def test_absent_names_only_counts_rare_names():
+    scope = "blasst maintains accuracy on modern gpus"
+    df = {"LongBench": 0.004, "GPU": 0.3}.get  # shares of chunks mentioning each
+    assert ans.absent_names("What was BLASST's accuracy on LongBench?", scope, ["BLASST"], lambda n: df(n, 0.0)) == ["LongBench"]
+    assert ans.absent_names("Did BLASST use a GPU cluster?", scope, ["BLASST"], lambda n: df(n, 0.0)) == []
+
+
+def test_coverage_is_idf_weighted():
+    idf = {"rare": 3.0, "common": 1.0}.get
+    assert math.isclose(ans.coverage(["rare", "common"], {"rare"}, idf), 0.75)
+    assert ans.coverage([], set(), idf) == 1.0
+
+
+def test_covered_uses_the_best_few_sentences_together():
+    idf = lambda t: 1.0  # noqa: E731
+    focus = ["prune", "throughput", "model"]
+    sents = [("we prune the model", set(), 0.1), ("throughput rises 2x", set(), 0.1)]
+    assert ans.covered(sents, focus, idf)
+    assert not ans.covered(sents[1:], focus, idf)
+    assert ans.covered([("unrelated", set(), 0.9)], focus, idf)  # close enough in meaning
+
+
+@pytest.mark.parametrize("question, ask, subject, absent, unknown, expected", [
+    ("What GPU was BLASST evaluated on?", Asked("hardware"), "BLASST", [], [],
+     "The documents don't say which hardware BLASST was measured on."),
+    ("What was BLASST's accuracy on LongBench?", Asked(None), "BLASST", ["LongBench"], [],
+     "The documents don't mention LongBench for BLASST."),
+    ("Who gave the opening keynote at MLSys 2026?", Asked("person"), None, [], [],
+     "The documents don't say who gave the opening keynote at MLSys 2026."),
+    ("What did LoongServe report?", Asked(None), None, [], ["LoongServe"], "The documents don't mention LoongServe."),
+])
+def test_missing_sentence(question, ask, subject, absent, unknown, expected):
+    focus = ans.focus_terms(question, [subject] if subject else [], ask)
+    assert ans.missing_sentence(question, ask, subject, focus, absent=absent, unknown=unknown) == expected
