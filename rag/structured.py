@@ -21,6 +21,7 @@ _TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|m
 _TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|mention(?:s|ing)?|(?:that|which) (?:mention|study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
 _TOP_N = re.compile(r"\btop\s+(\d{1,2}|three|five|ten)\b")
 _NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10}
+_EXHAUSTIVE = re.compile(r"\b(?:list|every|all|enumerate)\b")
 _OTHER_DOCS = re.compile(r"\b(notes|tweets?|article|preview|sessions?)\b")
 _GENERIC = set("university universities institute institution technology research lab labs inc group college school science "
                "sciences national state center centre corporation company the of and ai for at in de".split())
@@ -160,8 +161,9 @@ def route(question: str, table: list[Poster], named_posters: list[str]) -> Route
         phrase = re.split(r"[,;?]|\s+and (?:which|what|how|who)\b|\s+(?:explicitly|specifically)\b", m.group(1))[0].strip()
         verb = m.group(0)[: m.start(1) - m.start(0)]
         field = "mention" if "mention" in verb else "topic"
-        # "Which posters tackle X?" asks for an overview, answered from passages; only a count needs the table.
-        if content_tokens(phrase) and (field == "mention" or op == "count"):
+        # "Which posters tackle X?" asks for an overview, answered from passages; a count or an exhaustive list
+        # ("list every poster on X") needs the table.
+        if content_tokens(phrase) and (field == "mention" or op == "count" or _EXHAUSTIVE.search(q)):
             return Route(op, field, phrase)
     leftover = set(content_tokens(question)) - _TOTAL_WORDS
     if op == "count" and not leftover and not _OTHER_DOCS.search(q) and not named_posters:

@@ -35,10 +35,14 @@ def test_compose_numbers_markers_by_first_use_and_cites_every_sentence():
     assert [(c.marker, c.chunk_id) for c in cites] == [(1, "poster:2"), (2, "poster:1")]
 
 
-def test_compose_names_the_poster_and_spells_out_article_references():
-    hits = [_hit("poster:1", "Our method is fast.", name="Foo"), _hit("preview:what:1", "X won[3][4].", kind="preview")]
-    text, _ = compose([Candidate(0, "Our method is fast.", 1, 1, 1), Candidate(1, "X won[3][4].", 1, 1, 1)], hits)
-    assert text == "Foo: Our method is fast [1]. X won (sources 3, 4) [2]."
+def test_compose_names_the_poster_and_drops_article_references_from_the_sentence():
+    article = Hit(Chunk("preview:what:1", "preview", "t", "X won[3][4].", {"references": {"3": "A", "4": "B"}}), 1.0)
+    hits = [_hit("poster:1", "Our method is fast.", name="Foo"), article]
+    text, cites = compose([Candidate(0, "Our method is fast.", 1, 1, 1), Candidate(1, "X won[3][4].", 1, 1, 1)], hits)
+    assert text == "Foo: Our method is fast [1]. X won [2]."  # the article's sources travel with the citation
+    assert cites[1].metadata["references"] == {"3": "A", "4": "B"}
+    text, _ = compose([Candidate(0, "Our method is fast.", 1, 1, 1)], hits, label=False)
+    assert text == "Our method is fast [1]."
 
 
 def test_compose_names_a_source_once_even_for_two_of_its_sentences():
