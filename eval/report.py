@@ -20,7 +20,8 @@ DEFINITIONS = [
     "first k contexts; evidence_id_in_top5: any reference chunk id is among them.",
     "- citation_validity (answered questions only): every [n] marker has a citation, every cited chunk is among "
     "the contexts, and every number in the cited sentence occurs in that chunk's title or text.",
-    "- refusal precision/recall: positives are the `unanswerable` questions, predictions `answer.refused`.",
+    "- refusal precision/recall: positives are the unanswerable questions (kinds `near_miss` and `off_corpus`), "
+    "predictions `answer.refused`.",
     "- retrievers: recall@k = share of a question's reference ids in the top k; MRR of the first reference id "
     "within the top 10; unanswerable questions excluded. fused = the pipeline's retriever (RRF + name boost).",
     "- ragas: IDBasedContextRecall/Precision on answer.contexts ids; NonLLMContextRecall compares each evidence "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .gold import is_unanswerable
 from .metrics import any_id_in, citation_problems, evidence_in_contexts, key_facts_found, mean, recall_at_k, refusal_scores
 from .ragas_scores import CONTEXT_METRICS, RESPONSE_METRICS
 
@@ -29,7 +30,7 @@ def score_question(item: dict, answer: dict, ranked: dict[str, list[str]], chunk
         "id": item["id"],
         "kind": item["kind"],
         "question": item["user_input"],
-        "unanswerable": item["kind"] == "unanswerable",
+        "unanswerable": is_unanswerable(item),
         "refused": answer["refused"],
         "route": answer.get("route"),
         "answer": answer["text"],

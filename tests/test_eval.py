@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `eval/` is a top-level folder, not part of the 
     sys.path.insert(0, str(ROOT))
 
 from eval import gate  # noqa: E402
-from eval.gold import GOLD_PATH, coverage, load_gold  # noqa: E402
+from eval.gold import GOLD_PATH, coverage, is_unanswerable, load_gold  # noqa: E402
 from eval.metrics import (  # noqa: E402
     any_id_in,
     citation_problems,
@@ -65,8 +65,8 @@ def test_every_evidence_quote_is_in_a_reference_chunk(gold, chunks_by_id):
 
 def test_answerable_questions_have_references_and_unanswerable_have_none(gold):
     for g in gold:
-        if g["kind"] == "unanswerable":
-            assert not g["reference_context_ids"] and not g["must_include"], g["id"]
+        if is_unanswerable(g):
+            assert not g["reference_context_ids"] and not g["must_include"] and not g["evidence"], g["id"]
         else:
             assert g["reference_context_ids"] and g["must_include"] and g["evidence"], g["id"]
 
@@ -79,6 +79,7 @@ def test_gold_coverage(gold):
     assert cov["unanswerable"] >= 15
     assert cov["metadata"] >= 10
     assert cov["aggregate"] >= 5
+    assert "unanswerable" not in {g["kind"] for g in gold}, "use near_miss or off_corpus"
 
 
 # ---------------------------------------------------------------- (b) pure metric functions
@@ -152,7 +153,7 @@ def test_harness_end_to_end_writes_report_and_gate_fails(real_settings, tmp_path
     from eval.run import main
 
     picks, seen = [], set()
-    for kind in ("fact_abstract", "unanswerable", "aggregate", "metadata", "multi_hop", "fact_preview",
+    for kind in ("fact_abstract", "near_miss", "aggregate", "metadata", "multi_hop", "fact_preview",
                  "fact_notes", "comparison"):
         item = next((g for g in gold if g["kind"] == kind and g["kind"] not in seen), None)
         if item and len(picks) < 6:
