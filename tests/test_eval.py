@@ -77,6 +77,7 @@ def test_gold_coverage(gold):
     assert cov["distinct_posters"] >= 60
     assert cov["multi_hop_or_comparison"] >= 15
     assert cov["near_miss"] >= 30
+    assert cov["off_corpus"] >= 10
     assert cov["metadata"] >= 10
     assert cov["aggregate"] >= 5
     assert "unanswerable" not in {g["kind"] for g in gold}, "use near_miss or off_corpus"
