@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -78,9 +79,30 @@ def test_gold_coverage(gold):
     assert cov["multi_hop_or_comparison"] >= 15
     assert cov["near_miss"] >= 30
     assert cov["off_corpus"] >= 10
+    assert cov["comparison"] >= 10
     assert cov["metadata"] >= 10
     assert cov["aggregate"] >= 5
     assert "unanswerable" not in {g["kind"] for g in gold}, "use near_miss or off_corpus"
+
+
+# A comparison whose reference says that one side does not report the asked fact; that side holds no key fact.
+SIDE_LACKS = re.compile(r"\b(does not|doesn't|do not|don't) (report|give|name|state|say|mention)\b"
+                        r"|\b(gives|names|reports|states) no\b", re.I)
+
+
+def test_comparisons_name_both_sides_and_trace_key_facts_to_each(gold, chunks_by_id):
+    bad = []
+    for g in (g for g in gold if g["kind"] == "comparison"):
+        texts = [chunks_by_id[c].title + "\n" + chunks_by_id[c].text for c in g["reference_context_ids"]]
+        if len(texts) < 2:
+            bad.append((g["id"], "fewer than 2 reference ids"))
+            continue
+        bad += [(g["id"], f"key fact {m!r} is in no reference chunk") for m in g["must_include"]
+                if not any(m in t for t in texts)]
+        bare = [c for c, t in zip(g["reference_context_ids"], texts) if not any(m in t for m in g["must_include"])]
+        if bare and not SIDE_LACKS.search(g["reference"]):
+            bad.append((g["id"], f"no key fact from {bare} and the reference does not say that side lacks it"))
+    assert not bad, bad
 
 
 # ---------------------------------------------------------------- (b) pure metric functions
