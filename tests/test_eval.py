@@ -68,6 +68,8 @@ def test_answerable_questions_have_references_and_unanswerable_have_none(gold):
     for g in gold:
         if is_unanswerable(g):
             assert not g["reference_context_ids"] and not g["must_include"] and not g["evidence"], g["id"]
+        elif g["kind"] == "overview":  # a list of posters: no single quote or key fact has to hold
+            assert g["reference_context_ids"], g["id"]
         else:
             assert g["reference_context_ids"] and g["must_include"] and g["evidence"], g["id"]
 
@@ -80,6 +82,7 @@ def test_gold_coverage(gold):
     assert cov["near_miss"] >= 30
     assert cov["off_corpus"] >= 10
     assert cov["comparison"] >= 10
+    assert cov["overview"] >= 10
     assert cov["metadata"] >= 10
     assert cov["aggregate"] >= 5
     assert "unanswerable" not in {g["kind"] for g in gold}, "use near_miss or off_corpus"
@@ -103,6 +106,12 @@ def test_comparisons_name_both_sides_and_trace_key_facts_to_each(gold, chunks_by
         if bare and not SIDE_LACKS.search(g["reference"]):
             bad.append((g["id"], f"no key fact from {bare} and the reference does not say that side lacks it"))
     assert not bad, bad
+
+
+def test_overviews_list_at_least_three_posters(gold):
+    short = [g["id"] for g in gold if g["kind"] == "overview"
+             and sum(c.startswith("poster:") for c in g["reference_context_ids"]) < 3]
+    assert not short, f"overview items with fewer than 3 poster ids: {short}"
 
 
 # ---------------------------------------------------------------- (b) pure metric functions
