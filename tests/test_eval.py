@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ if str(ROOT) not in sys.path:  # `eval/` is a top-level folder, not part of the 
     sys.path.insert(0, str(ROOT))
 
 from eval import gate  # noqa: E402
-from eval.gold import GOLD_PATH, coverage, load_gold  # noqa: E402
+from eval.gold import GOLD_PATH, coverage, is_unanswerable, load_gold  # noqa: E402
 from eval.metrics import (  # noqa: E402
     any_id_in,
     citation_problems,
@@ -65,8 +66,10 @@ def test_every_evidence_quote_is_in_a_reference_chunk(gold, chunks_by_id):
 
 def test_answerable_questions_have_references_and_unanswerable_have_none(gold):
     for g in gold:
-        if g["kind"] == "unanswerable":
-            assert not g["reference_context_ids"] and not g["must_include"], g["id"]
+        if is_unanswerable(g):
+            assert not g["reference_context_ids"] and not g["must_include"] and not g["evidence"], g["id"]
+        elif g["kind"] == "overview":  # a list of posters: no single quote or key fact has to hold
+            assert g["reference_context_ids"], g["id"]
         else:
             assert g["reference_context_ids"] and g["must_include"] and g["evidence"], g["id"]
 
@@ -76,9 +79,39 @@ def test_gold_coverage(gold):
     assert cov["questions"] >= 150
     assert cov["distinct_posters"] >= 60
     assert cov["multi_hop_or_comparison"] >= 15
-    assert cov["unanswerable"] >= 15
+    assert cov["near_miss"] >= 30
+    assert cov["off_corpus"] >= 10
+    assert cov["comparison"] >= 10
+    assert cov["overview"] >= 10
     assert cov["metadata"] >= 10
     assert cov["aggregate"] >= 5
+    assert "unanswerable" not in {g["kind"] for g in gold}, "use near_miss or off_corpus"
+
+
+# A comparison whose reference says that one side does not report the asked fact; that side holds no key fact.
+SIDE_LACKS = re.compile(r"\b(does not|doesn't|do not|don't) (report|give|name|state|say|mention)\b"
+                        r"|\b(gives|names|reports|states) no\b", re.I)
+
+
+def test_comparisons_name_both_sides_and_trace_key_facts_to_each(gold, chunks_by_id):
+    bad = []
+    for g in (g for g in gold if g["kind"] == "comparison"):
+        texts = [chunks_by_id[c].title + "\n" + chunks_by_id[c].text for c in g["reference_context_ids"]]
+        if len(texts) < 2:
+            bad.append((g["id"], "fewer than 2 reference ids"))
+            continue
+        bad += [(g["id"], f"key fact {m!r} is in no reference chunk") for m in g["must_include"]
+                if not any(m in t for t in texts)]
+        bare = [c for c, t in zip(g["reference_context_ids"], texts) if not any(m in t for m in g["must_include"])]
+        if bare and not SIDE_LACKS.search(g["reference"]):
+            bad.append((g["id"], f"no key fact from {bare} and the reference does not say that side lacks it"))
+    assert not bad, bad
+
+
+def test_overviews_list_at_least_three_posters(gold):
+    short = [g["id"] for g in gold if g["kind"] == "overview"
+             and sum(c.startswith("poster:") for c in g["reference_context_ids"]) < 3]
+    assert not short, f"overview items with fewer than 3 poster ids: {short}"
 
 
 # ---------------------------------------------------------------- (b) pure metric functions
@@ -152,7 +185,7 @@ def test_harness_end_to_end_writes_report_and_gate_fails(real_settings, tmp_path
     from eval.run import main
 
     picks, seen = [], set()
-    for kind in ("fact_abstract", "unanswerable", "aggregate", "metadata", "multi_hop", "fact_preview",
+    for kind in ("fact_abstract", "near_miss", "aggregate", "metadata", "multi_hop", "fact_preview",
                  "fact_notes", "comparison"):
         item = next((g for g in gold if g["kind"] == kind and g["kind"] not in seen), None)
         if item and len(picks) < 6:
