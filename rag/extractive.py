@@ -32,6 +32,7 @@ class Weights:
 
 
 WEIGHTS = Weights()
+REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
 _PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
                             re.I)
@@ -175,7 +176,7 @@ def _refusal(missing: str, context: list[Candidate], passages: list[Passage]) ->
     if not chosen:
         return Composed(missing, [], True, f"Refused: {missing}")
     text, citations, used = _compose(chosen, passages, label=False)
-    return Composed(f"{missing} What they do say: {text}", citations, True, f"Refused: {missing}", used)
+    return Composed(f"{missing} {REFUSAL_CONTEXT} {text}", citations, True, f"Refused: {missing}", used)
 
 
 def _compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], ask: Asked,

@@ -65,6 +65,28 @@ class Route:
     value: str | None = None
     terms: list[str] = dc_field(default_factory=list)
     top_n: int = 5
+    where: str = "both"  # for field "text": title | abstract | both
+    match: str = "word"  # for field "text": word | substring
+
+
+# A rule the question states: a quoted term, where to look for it, and whether it must stand as a word.
+_QUOTED = re.compile(r"[\"“‘']([^\"”’']{1,40})[\"”’']")
+_SUBSTRING = re.compile(r"\b(?:substring|sub-string|string|characters?|letters?|anywhere|as part of (?:a|another) word)\b")
+_TEXT_FIELD = re.compile(r"\b(?:titles?|abstracts?|texts?|mention\w*|contain\w*|words?|terms?|string|substring)\b")
+_WHERE_LABELS = {"title": "the title", "abstract": "the abstract", "both": "the title or abstract"}
+
+
+def stated_rule(question: str, op: str) -> Route | None:
+    """A count or list whose rule the question states: "titles containing the substring 'LLM'"."""
+    m = _QUOTED.search(question)
+    q = fold(question)
+    if not m or not m.group(1).strip() or not _TEXT_FIELD.search(q):
+        return None
+    has_title, has_abstract = bool(re.search(r"\btitles?\b", q)), bool(re.search(r"\babstracts?\b|\btexts?\b", q))
+    where = "title" if has_title and not has_abstract else "abstract" if has_abstract and not has_title else "both"
+    match = "substring" if _SUBSTRING.search(q) else "word"
+    term = m.group(1).strip()
+    return Route(op, "text", term, [term], where=where, match=match)
 
 
 _SOURCE_Q = re.compile(r"\b(?:source|reference|ref\.?|citation)\s*(?:#|no\.?|number)?\s*\[?(\d{1,3})\]?", re.I)
@@ -146,6 +168,9 @@ def route(question: str, table: list[Poster], named_posters: list[str]) -> Route
     op = "count" if _COUNT.search(q) else "list" if _LIST.search(q) else None
     if op is None:
         return None
+    stated = stated_rule(question, op)
+    if stated:
+        return stated
     m = _TITLE.search(question)
     if m:
         word = m.group(1) or m.group(2)
@@ -181,6 +206,12 @@ def matches(route: Route, table: list[Poster], topic_scores: list[float] | None 
     if route.field == "title":
         pat = _word_re(route.value)
         return [p for p in table if pat.search(fold(p.title))]
+    if route.field == "text":
+        pat = _word_re(route.value)
+        texts = [(p, fold({"title": p.title, "abstract": p.text}.get(route.where, f"{p.title} {p.text}"))) for p in table]
+        if route.match == "substring":
+            return [p for p, t in texts if fold(route.value) in t]
+        return [p for p, t in texts if pat.search(t)]
     if route.field in ("topic", "mention"):
         want = set(content_tokens(route.value))
         if route.field == "mention":
@@ -202,6 +233,9 @@ def rule_text(route: Route) -> str:
         return f"'{route.value}' is listed among the authors"
     if route.field == "title":
         return f"the title contains the word '{route.value}', case-insensitive"
+    if route.field == "text":
+        how = "anywhere, as a substring" if route.match == "substring" else "as a word"
+        return f"{_WHERE_LABELS[route.where]} contains '{route.value}' {how}, case-insensitive"
     if route.field == "mention":
         return f"the title or abstract contains every key word of '{route.value}'"
     if route.field == "topic":

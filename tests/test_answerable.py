@@ -111,3 +111,40 @@ def test_covered_uses_the_best_few_sentences_together():
 def test_missing_sentence(question, ask, subject, absent, unknown, expected):
     focus = ans.focus_terms(question, [subject] if subject else [], ask)
     assert ans.missing_sentence(question, ask, subject, focus, absent=absent, unknown=unknown) == expected
+
+
+@pytest.mark.parametrize("question, where, match", [
+    ("How many poster titles contain the substring 'LLM'?", "title", "substring"),
+    ("How many abstracts mention 'GPU' as a word?", "abstract", "word"),
+    ("Which posters have 'Serve' in the title?", "title", "word"),
+    ("How many papers contain the string “KV” anywhere?", "both", "substring"),
+])
+def test_a_rule_stated_in_the_question_is_used_as_stated(question, where, match):
+    from rag.structured import Poster, answer, route
+
+    r = route(question, [], [])
+    assert (r.field, r.where, r.match) == ("text", where, match)
+    table = [Poster("poster:1", "ServeLLM: fast", "ServeLLM", (), (), "We cut GPU time."),
+             Poster("poster:2", "Serve it", "", (), (), "GPUs and KV caches.")]
+    text = answer(r, table)
+    assert ("as a substring" if match == "substring" else "as a word") in text  # the answer restates the rule
+
+
+def test_rule_matching_word_versus_substring():
+    from rag.structured import Poster, Route, matches
+
+    table = [Poster("poster:1", "ServeLLM: fast", "ServeLLM", (), (), "x"), Poster("poster:2", "Serve it", "", (), (), "y")]
+    assert [p.chunk_id for p in matches(Route("count", "text", "serve", where="title", match="word"), table)] == ["poster:2"]
+    assert len(matches(Route("count", "text", "serve", where="title", match="substring"), table)) == 2
+
+
+@pytest.mark.parametrize("question", [
+    "How many posters have authors from systems companies?",  # "systems" names no institution
+    "Which posters tackle RL training efficiency?",  # an overview, answered from passages
+    "Which poster proposes a 2-bit KV cache?",  # asks which one it is
+])
+def test_router_leaves_questions_that_are_not_table_questions(question):
+    from rag.structured import Poster, route
+
+    table = [Poster("poster:1", "X", "X", ("Ann Lee",), ("Foo Systems Inc",), "RL training on KV cache")]
+    assert route(question, table, []) is None

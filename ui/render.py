@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rag.extractive import REFUSAL_CONTEXT
 from rag.types import KIND_LABELS, Answer, Citation, Hit
 
 # Markers the answerer writes: "[3]". Leading whitespace is absorbed so the footnote hugs the word before it.
@@ -222,9 +223,14 @@ def render_answer(answer: Answer, *, prefix: str = "a", expected_mode: str | Non
         detail = (why[:1].upper() + why[1:]) if why else answer.text
         parts.append('<div class="rag-refusal"><div class="rag-refusal-title">The documents don’t cover this.</div>'
                      f'<div class="rag-refusal-text">{esc(detail)}</div></div>')
+        said = answer.text.split(REFUSAL_CONTEXT, 1)[1].strip() if REFUSAL_CONTEXT in answer.text else ""
+        if said and answer.citations:  # what the documents do say about the subject, cited
+            parts.append(f'<div class="rag-text"><strong>{esc(REFUSAL_CONTEXT)}</strong> '
+                         f'{footnoted(said, answer.citations, prefix)}</div>')
+            parts.append(sources_panel(answer.citations, prefix))
         if not fallback:
             parts.append(_notes_html(answer.notes, skip_prefix="Refused:"))
-        parts.append(uncited_panel(answer.contexts, [], prefix, title="Closest passages", open_=True))
+        parts.append(uncited_panel(answer.contexts, answer.citations, prefix, title="Closest passages", open_=True))
     else:
         parts.append(f'<div class="rag-text">{footnoted(answer.text, answer.citations, prefix)}</div>')
         if not fallback:
