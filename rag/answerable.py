@@ -66,7 +66,9 @@ def focus_terms(question: str, subject_names: Iterable[str] = (), ask: Asked | N
     words that only name the asked type, which the type check covers)."""
     subject = {t for n in subject_names for t in content_tokens(n)}
     text = without_cues(question, ask) if ask else question
-    return list(dict.fromkeys(t for t in content_tokens(text) if t not in subject and t not in _FRAME))
+    terms = list(dict.fromkeys(t for t in content_tokens(text) if t not in subject and t not in _FRAME))
+    # "decode-time" also yields "decod" and "time"; the compound itself would demand the exact spelling.
+    return [t for t in terms if "-" not in t or not all(stem(p) in terms for p in t.split("-") if p)]
 
 
 def named_terms(question: str) -> list[str]:
@@ -120,18 +122,34 @@ def coverage(terms: list[str], tokens: set[str], idf: Callable[[str], float]) ->
     return sum(idf(t) for t in terms if t in tokens) / total if total else 1.0
 
 
+def blank(sentence: str, known: Iterable[str]) -> str:
+    """The sentence with the given names blanked: what a question already says cannot be its answer."""
+    for term in sorted({k for k in known if k}, key=len, reverse=True):
+        sentence = re.sub(r"(?<![\w])" + re.escape(term) + r"(?![\w])", " ", sentence, flags=re.I)
+    return sentence
+
+
+def given(question: str, subject_names: Iterable[str], ask: Asked) -> list[str]:
+    """What the question itself gives, which cannot be its answer: its numbers, and for a named thing (a model, a
+    dataset, hardware) also its names and its subject's names."""
+    numbers = re.findall(r"\d[\d.,]*[×x%]?", question)
+    return numbers if ask.slot in ("number", "date", "person", "link") else [*subject_names, *named_terms(question), *numbers]
+
+
 def slot_answering(sentence: str, extra_tokens: set[str], cosine: float, focus: list[str], ask: Asked,
-                   idf: Callable[[str], float], th: Thresholds = THRESHOLDS) -> bool:
-    """Whether a sentence holds the asked type and is about the asked focus."""
-    if not holds_slot(sentence, ask):
+                   idf: Callable[[str], float], known: Iterable[str] = (), th: Thresholds = THRESHOLDS) -> bool:
+    """Whether a sentence holds the asked type (in something the question did not already give) and is about the
+    asked focus."""
+    if not holds_slot(blank(sentence, known), ask):
         return False
     return coverage(focus, set(content_tokens(sentence)) | extra_tokens, idf) >= th.slot_coverage or cosine >= th.slot_cosine
 
 
 def covered(sentences: list[tuple[str, set[str], float]], focus: list[str], idf: Callable[[str], float],
-            th: Thresholds = THRESHOLDS) -> bool:
-    """Whether the best candidates (sentence, extra tokens, cosine), best first, together cover the focus."""
-    top = sentences[: th.union_of]
+            th: Thresholds = THRESHOLDS, parts: int = 1) -> bool:
+    """Whether the best candidates (sentence, extra tokens, cosine), best first, together cover the focus; a
+    question of several parts may draw on `union_of` sentences per part."""
+    top = sentences[: th.union_of * parts]
     if not top:
         return False
     tokens = set().union(*(set(content_tokens(s)) | extra for s, extra, _ in top))

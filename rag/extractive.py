@@ -14,7 +14,7 @@ import numpy as np
 
 from . import answerable as ans
 from .answer import Candidate, compose, score_sentences, select, slot_first
-from .intents import Asked, asked, named_kinds
+from .intents import Asked, asked, holds_slot, named_kinds
 from .text import content_tokens, fold, looks_like_instruction
 from .types import Citation, Hit
 
@@ -32,6 +32,13 @@ class Weights:
 
 
 WEIGHTS = Weights()
+# Most of what a question without a subject asks about (this share of its focus IDF mass) is in words the documents
+# never use: they don't cover it. One unused word alone is a paraphrase ("in plain terms", "shrink"), not a refusal.
+UNSEEN_SHARE = 0.5
+MIN_UNSEEN_CHARS = 4  # a question word the documents never use counts from this length (stems like "llm" are short)
+# "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
+QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
+                      r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
 REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
 _PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
@@ -99,13 +106,15 @@ def _title_tokens(p: Passage) -> set[str]:
     return set(content_tokens(" ".join([p.hit.chunk.title, *names])))
 
 
-def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf) -> list[Candidate]:
+def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf,
+                    known: list[str]) -> list[Candidate]:
     return [c for c in cands
-            if ans.slot_answering(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf)]
+            if ans.slot_answering(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf, known)]
 
 
-def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], idf) -> bool:
-    return ans.covered([(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense) for c in cands], focus, idf)
+def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], idf, parts: int = 1) -> bool:
+    return ans.covered([(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense) for c in cands], focus, idf,
+                       parts=parts)
 
 
 def _compose(chosen: list[Candidate], passages: list[Passage], label: bool) -> tuple[str, list[Citation], list[Hit]]:
@@ -140,26 +149,32 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
         scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed)
         absent = ans.absent_names(question, scope, names, corpus.df)
+    else:  # words the documents never use at all: "Which convention center hosted …?"
+        unseen = [t for t in focus if t not in corpus.vocabulary and len(t) >= MIN_UNSEEN_CHARS and not t[0].isdigit()]
+        if unseen and ans.coverage(focus, set(unseen), idf) >= UNSEEN_SHARE:
+            missing = f"The documents don't mention {ans.focus_phrase(question, unseen)}."
+            return Composed(missing, [], True, f"Refused: {missing}")
     cands = _candidates(question, qvec, passages, idf, allowed, keys)
-    typed = _slot_answering(cands, passages, focus, ask, idf) if ask.slot else cands
+    typed = _slot_answering(cands, passages, focus, ask, idf, ans.given(question, names, ask)) if ask.slot else cands
     # A typed detail must be there; an open question about a named subject ("how does X work?") is answered from
     # the subject's passages; one about no named subject must have its focus covered.
     unanswered = (not typed and not ask.multipart) or (
-        not cands or (not subject or ask.slot) and not _covered(cands, passages, focus, idf))
+        not cands or (not subject or ask.slot) and not _covered(cands, passages, focus, idf, 2 if ask.multipart else 1))
     if absent or unanswered:
         missing = ans.missing_sentence(question, ask, subject.name if subject else None, focus, absent=absent)
         own = [c for c in cands if passages[c.hit_rank].owner == subject.key] if subject else []
         return _refusal(missing, own or (cands if subject else []), passages)
-    chosen = slot_first(select(cands, max_sentences), typed or cands, ask)
+    chosen = slot_first(select(cands, max_sentences + int(ask.multipart)), typed or cands, ask)
     text, citations, used = _compose(chosen, passages, label=subject is None)
     return Composed(text, citations, False, used=used)
 
 
 class CorpusText:
-    """Every chunk's folded text, to ask whether and how often the documents mention a name."""
+    """Every chunk's folded text and content-word vocabulary: does (and how often do) the documents mention a name."""
 
-    def __init__(self, folded_chunks: list[str]) -> None:
+    def __init__(self, folded_chunks: list[str], vocabulary: set[str]) -> None:
         self.chunks = folded_chunks
+        self.vocabulary = vocabulary
         self.folded = " ".join(folded_chunks)
         self._df: dict[str, int] = {}
 
@@ -184,16 +199,19 @@ def _compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects:
     """Each named system's own best sentences, cited; a side without the asked detail is said to lack it."""
     names = [n for s in subjects for n in s.names]
     focus = ans.focus_terms(question, names, ask)
+    pick = ask if ask.slot or not QUANTITY.search(question) else Asked("number")
     chosen: list[Candidate] = []
     lacking: list[str] = []
     for s in subjects:
         allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
         cands = _candidates(question, qvec, passages, idf, allowed, {s.key})
-        good = _slot_answering(cands, passages, focus, ask, idf) if ask.slot else cands
+        # The side is named, so its sentences are on topic: holding the asked type is enough.
+        known = ans.given(question, names, ask)
+        good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
         if not good:
             lacking.append(s.name)
             continue
-        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, ask)
+        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick)
     if not chosen:
         missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
                   f"{ans._join([s.name for s in subjects])}."

@@ -21,26 +21,33 @@ OVERVIEW = re.compile(r"\bwhich (?:posters|papers|works|systems|submissions|proj
                       r"|\bhow do (?:the )?(?:posters|papers|works|systems)\b|\boverview\b|\bsurvey\b|\blandscape\b")
 IDENTIFY = re.compile(r"\b(?:which|what) (?:poster|paper|work|system|submission|project|abstract)\b")
 
+# A coined name: CamelCase, an acronym, a letter-digit mix.
+_CODENAME = r"(?=.*\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]*)\b)"
+
 # --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------
 _HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\w*|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
                    r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
                    r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
                    r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d)\b")
 SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
-    "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website)\b|\bcode\b.*\b(?:available|released|public|open)\b"
+    "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website|arxiv|doi)\b|\bcode\b.*\b(?:available|released|public|open)\b"
                         r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
-             re.compile(r"https?://|\bgithub\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
+             re.compile(r"https?://|\bgithub\b|\barxiv[ .:]*\d{4}\.\d{4,5}|\b\d{4}\.\d{4,5}\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
                         r"|\b(?:is|are) (?:publicly )?(?:available|released)\b|\brepository\b", re.I)),
     "hardware": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:gpus?|tpus?|hardware|chips?|accelerators?|devices?|"
                             r"headsets?|phones?|smartphones?|processors?|cpus?|platforms?)\b|\bon what hardware\b"),
                  re.compile(_HARDWARE_MODEL)),
     "dataset": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|test sets?)\b"
                            r"|\b(?:evaluated|tested|benchmarked) on\b"),
-                re.compile(r"\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]*)\b")),
+                re.compile(r"(?=.*\b(?:benchmarks?|datasets?|suites?|corpus|corpora|workloads?|tasks)\b)" + _CODENAME)),
     "baseline": (re.compile(r"\bbaselines?\b|\bcompared? (?:against|with|to)\b|\bagainst which\b|\bwhich \w+ does .* (?:beat|outperform)"),
                  re.compile(r"\b(?:over|than|compared|versus|vs\.?|baselines?|outperform\w*|against|state-of-the-art|"
                             r"relative to)\b", re.I)),
-    "model": (re.compile(r"\bwhich (?:llms?|models?|model sizes?)\b|\bmodel sizes?\b|\bparameters?\b|\bwhat models?\b"),
+    "name": (re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}(?:algorithms?|librar(?:y|ies)|frameworks?|compilers?|"
+                        r"languages?|tools?|optimi[sz]ers?|protocols?|engines?|agents?|kernels?|formats?|schedulers?)\b"),
+             re.compile(_CODENAME)),
+    "model": (re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}(?:llms?|models?|model sizes?)\b|\bmodel sizes?\b|"
+                         r"\bparameters?\b"),
               re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
                          r"|\b\d+(?:\.\d+)?\s?[BM]\b|\bbillion\b|\bmillion parameters\b")),
     "date": (re.compile(r"^\W*when\b|\bwhen (?:is|was|were|are|did|does|do|will)\b|\bwhat (?:date|day|year|month|time)\b"
@@ -59,7 +66,7 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                           r"bandwidth|utili[sz]ation)\b"),
                re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
 }
-SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "date", "person", "number")
+SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "name", "date", "person", "number")
 # "How many GPUs", "how much memory": a count or amount is asked, whatever noun follows.
 _AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
 
@@ -102,6 +109,9 @@ def asked(question: str) -> Asked:
     q = fold(question)
     slot = "number" if _AMOUNT.search(q) else next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
     unit = next((name for name, (cue, _) in UNITS.items() if cue.search(q)), None) if slot == "number" else None
+    counted = _HOW_MANY.search(q)
+    if slot == "number" and unit is None and counted and counted.group(1) not in _NOT_COUNTED:
+        unit = "count:" + counted.group(1)
     return Asked(slot, unit, bool(COMPARE.search(q)), bool(OVERVIEW.search(q)), bool(IDENTIFY.search(q)),
                  bool(MULTIPART.search(q)))
 
@@ -112,7 +122,20 @@ def holds_slot(sentence: str, ask: Asked) -> bool:
         return True
     if not SLOTS[ask.slot][1].search(sentence):
         return False
+    if ask.unit and ask.unit.startswith("count:"):
+        return bool(_count_of(ask.unit[6:]).search(sentence))
     return ask.unit is None or bool(UNITS[ask.unit][1].search(sentence))
+
+
+# "How many GPUs": the answer counts that noun ("1,024 GPUs", "thousands of GPUs").
+_HOW_MANY = re.compile(r"\bhow many ([a-z][\w-]+)")
+_NOT_COUNTED = frozenset({"times", "more", "fewer", "less", "of", "people"})
+
+
+def _count_of(noun: str) -> re.Pattern:
+    stem_ = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun
+    return re.compile(r"(?:\d[\d.,]*\s?[KMBk]?\+?|hundreds|thousands|millions|billions|dozens|tens)[×x]?\s*(?:of\s+)?"
+                      r"(?:[\w-]+\s+){0,2}" + re.escape(stem_), re.I)
 
 
 def without_cues(question: str, ask: Asked) -> str:
@@ -120,7 +143,7 @@ def without_cues(question: str, ask: Asked) -> str:
     q = fold(question)
     if ask.slot:
         q = SLOTS[ask.slot][0].sub(" ", q)
-    if ask.unit:
+    if ask.unit in UNITS:
         q = UNITS[ask.unit][0].sub(" ", q)
     return q
 

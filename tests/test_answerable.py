@@ -13,7 +13,7 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("What GPU was BLASST evaluated on?", "hardware", None),
     ("Is the code for LEANN available on GitHub?", "link", None),
     ("Who gave the opening keynote at MLSys 2026?", "person", None),
-    ("How many GPUs were used in the test?", "number", None),
+    ("How many GPUs were used in the test?", "number", "count:gpus"),
     ("By how many milliseconds does Hippocampus reduce retrieval latency?", "number", "time"),
     ("What was the paper acceptance rate at MLSys 2026?", "number", "percent"),
     ("When is the poster session?", "date", None),
@@ -148,3 +148,10 @@ def test_router_leaves_questions_that_are_not_table_questions(question):
 
     table = [Poster("poster:1", "X", "X", ("Ann Lee",), ("Foo Systems Inc",), "RL training on KV cache")]
     assert route(question, table, []) is None
+
+
+def test_counted_noun_is_the_unit():
+    a = asked("How many TPU chips has CATWILD saved Google?")
+    assert a.unit == "count:tpu"
+    assert holds_slot("It saved 1,000 TPU chips.", a) and not holds_slot("It optimizes 70% of TPU jobs; chips saved.", a)
+    assert ans.focus_terms("How many autotuned kernels are there?", [], asked("How many autotuned kernels?"))
