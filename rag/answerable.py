@@ -91,10 +91,16 @@ def mentions(text_folded: str, term: str) -> bool:
     return any(re.search(r"(?<![\w])" + re.escape(v), text_folded) for v in variants if v)
 
 
+COINED = re.compile(r"[a-z][A-Z]|[A-Z]{2}|[A-Za-z]\d|\d[A-Za-z]")
+
+
 def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str] = ()) -> list[str]:
-    """Names and numbers in the question that no document mentions at all."""
+    """Coined names (LoongServe, DeepSeek-V5, Qwen2.5-32B) and numbers in the question that no document mentions.
+
+    A plain capitalised word (Wednesday, Redmond) is not enough: documents abbreviate and paraphrase those."""
     subject = {fold(n) for n in subject_names}
-    names = [n for n in named_terms(question) if fold(n) not in subject and not mentions(corpus_folded, n)]
+    names = [n for n in named_terms(question)
+             if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
     numbers = [n for n in numbers_in(question) if n not in numbers_in(corpus_folded)]
     return names + [n for n in numbers if not any(n in fold(x) for x in names)]
 

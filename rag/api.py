@@ -14,6 +14,7 @@ import numpy as np
 from . import structured
 from .answer import REFUSAL_TEXT, resolve_placeholders, supported
 from .extractive import WEIGHTS, CorpusText, Passage, Subject, compose_answer
+from .answerable import COINED, mentions, named_terms
 from .intents import asked
 from .config import Settings, corpus_files
 from .embed import Embedder, default_embedder
@@ -23,6 +24,9 @@ from .text import fold, normalize_question
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
+
+
+SUBJECT_MAX_CHUNKS = 3  # a coined name in at most this many chunks identifies the system they are about
 
 
 class QuestionError(ValueError):
@@ -250,6 +254,17 @@ def _subjects(loaded: _Loaded, question: str) -> list[Subject]:
         c = chunks[pos]
         key = c.id if c.kind == "poster" else c.metadata.get("poster_id") or c.id
         found.setdefault(key, []).append(name)
+    # A coined name the program does not list as a system name ("RocketPPA", introduced in its abstract) still names
+    # a subject when only a few chunks mention it: the poster (or notes entry) that does.
+    listed = {fold(n) for names in found.values() for n in names}
+    for term in named_terms(question):
+        if fold(term) in listed or not COINED.search(term):
+            continue
+        owners = [i for i, t in enumerate(loaded.corpus_text.chunks) if mentions(t, term)]
+        if 0 < len(owners) <= SUBJECT_MAX_CHUNKS:
+            c = chunks[owners[0]]
+            key = c.id if c.kind == "poster" else c.metadata.get("poster_id") or c.id
+            found.setdefault(key, []).append(term)
     q = fold(question)
     out = []
     for key, names in found.items():

@@ -21,6 +21,9 @@ _TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|m
 _TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|mention(?:s|ing)?|(?:that|which) (?:mention|study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
 _TOP_N = re.compile(r"\btop\s+(\d{1,2}|three|five|ten)\b")
 _NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10}
+_DATE_PHRASE = re.compile(r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|"
+                          r"dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{4}-\d\d-\d\d|(?:mon|tues|wednes|thurs|fri|"
+                          r"satur|sun)day", re.I)
 _EXHAUSTIVE = re.compile(r"\b(?:list|every|all|enumerate)\b")
 _OTHER_DOCS = re.compile(r"\b(notes|tweets?|article|preview|sessions?)\b")
 _GENERIC = set("university universities institute institution technology research lab labs inc group college school science "
@@ -188,7 +191,8 @@ def route(question: str, table: list[Poster], named_posters: list[str]) -> Route
         field = "mention" if "mention" in verb else "topic"
         # "Which posters tackle X?" asks for an overview, answered from passages; a count or an exhaustive list
         # ("list every poster on X") needs the table.
-        if content_tokens(phrase) and (field == "mention" or op == "count" or _EXHAUSTIVE.search(q)):
+        dated = _DATE_PHRASE.fullmatch(phrase.strip())  # "shown on May 20" is a date, not a topic
+        if content_tokens(phrase) and not dated and (field == "mention" or op == "count" or _EXHAUSTIVE.search(q)):
             return Route(op, field, phrase)
     leftover = set(content_tokens(question)) - _TOTAL_WORDS
     if op == "count" and not leftover and not _OTHER_DOCS.search(q) and not named_posters:
