@@ -20,9 +20,13 @@ def subject_of_item(item: dict, about: dict[str, set[str]]) -> str | None:
     """The one poster a one-subject question is about (all its reference chunks are about that poster), else None."""
     if item["kind"] not in ONE_FACT_KINDS or not item["reference_context_ids"]:
         return None
-    posters = [about.get(c, set()) for c in item["reference_context_ids"]]
+    refs = item["reference_context_ids"]
+    posters = [about.get(c, set()) for c in refs]
     common = set.intersection(*posters) if posters else set()
-    return next(iter(common)) if len(common) == 1 else None
+    # The subject is a poster the question is answered from: a reference is the poster or its notes entry, not
+    # an article paragraph or tweet that merely names it.
+    own = {c for c in refs if c.startswith(("poster:", "notes:"))}
+    return next(iter(common)) if len(common) == 1 and own else None
 
 
 def score_question(item: dict, answer: dict, ranked: dict[str, list[str]], chunk_texts: dict[str, str],
