@@ -11,6 +11,7 @@ so no passage can support it. Items whose reference chunks are missing from the 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import re
@@ -31,6 +32,9 @@ from .gold import GOLD_PATH, SPLITS, in_split, load_gold, split_of
 log = logging.getLogger(__name__)
 
 SKIPPED_KINDS = ("unanswerable", "aggregate")
+# The LLM prompt shows each source cut to this many characters (`format_source`); the rates are measured on
+# whole sources (the check, not the cut, is under test), and the correct pass rate at the cut is shown beside.
+PROMPT_CUT: int = inspect.signature(format_source).parameters["max_chars"].default
 ALTERATIONS = ("number", "name", "citation")
 # "reformatted": a correct sentence with its numbers and dates written differently (alterations.reformat); it
 # must pass like the gold sentence. Reported beside the acceptance rates, not folded into them.
@@ -68,7 +72,7 @@ def cite(sentence: str, markers: list[int]) -> str:
 class Checker:
     """The citation check as the LLM path runs it, over the corpus chunks."""
 
-    def __init__(self, chunks: list[Chunk], settings: Settings, max_chars: int | None = None) -> None:
+    def __init__(self, chunks: list[Chunk], settings: Settings, prompt_cut: int | None = PROMPT_CUT) -> None:
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
         self.idf = alt.idf_of(chunks)
@@ -76,11 +80,11 @@ class Checker:
         self.names = alt.system_names(chunks)
         self.min_overlap = settings.min_claim_overlap
         self.instructions = instructions_text()
-        self.max_chars = max_chars
+        self.prompt_cut = prompt_cut
 
-    def run(self, text: str, sources: list[Chunk], question: str) -> tuple[bool, str]:
+    def run(self, text: str, sources: list[Chunk], question: str, max_chars: int | None = None) -> tuple[bool, str]:
         """Whether the answer text passes with every sentence kept, and the checker's reason if not."""
-        blocks = [source_block(i + 1, c, self.max_chars) for i, c in enumerate(sources)]
+        blocks = [source_block(i + 1, c, max_chars) for i, c in enumerate(sources)]
         checked = check_answer(text, blocks, question, self.is_generic, self.min_overlap, self.instructions)
         ok = checked.failed == 0 and bool(checked.cited) and not checked.refused
         if ok or not checked.unsupported:
@@ -108,6 +112,9 @@ class Checker:
 
         for sent in split_sentences(item["reference"]):
             add("correct", sent, cite(sent, markers), refs)
+            if self.prompt_cut:
+                ok, why = self.run(cite(sent, markers), refs, question, self.prompt_cut)
+                out.append(Case(item["id"], split, "prompt_cut", sent, ok, why))
             if (again := alt.reformat(sent)) is not None:
                 add("reformatted", again, cite(again, markers), refs)
             for changed in alt.change_numbers(sent, forbidden):
@@ -130,7 +137,8 @@ def rates(cases: list[Case]) -> dict:
     reformatted = [c for c in cases if c.alteration == "reformatted"]
     out = {"correct_pass": share(correct, True), "altered_fail": share(altered, False),
            "correct": len(correct), "altered": len(altered),
-           "reformatted_pass": share(reformatted, True), "reformatted": len(reformatted)}
+           "reformatted_pass": share(reformatted, True), "reformatted": len(reformatted),
+           "prompt_cut_pass": share([c for c in cases if c.alteration == "prompt_cut"], True)}
     for kind in ALTERATIONS:
         sel = [c for c in cases if c.alteration == kind]
         out[f"{kind}_fail"], out[f"{kind}_n"] = share(sel, False), len(sel)
@@ -148,6 +156,7 @@ def evaluate(items: list[dict], chunks: list[Chunk], settings: Settings | None =
         "items": len(used),
         "rule": f"gold items except kinds {', '.join(SKIPPED_KINDS)} (computed counts restate no passage)",
         "correct_failing": [asdict(c) for c in cases if c.alteration in ("correct", "reformatted") and not c.passed],
+        "prompt_cut_failing": [asdict(c) for c in cases if c.alteration == "prompt_cut" and not c.passed],
         "altered_passing": [asdict(c) for c in cases if c.alteration in ALTERATIONS and c.passed],
     }
 
@@ -166,13 +175,39 @@ def headline(result: dict, split: str = "test") -> dict[str, float | None]:
             "citation_check_altered_fail": result[split]["altered_fail"]}
 
 
+def add_to_results(results: dict, items: list[dict], chunks: list[Chunk], settings: Settings | None = None) -> dict:
+    """Put the measurement under results["citation_check"] and its test-half rates into results["headline"]."""
+    results["citation_check"] = evaluate(items, chunks, settings)
+    results.setdefault("headline", {}).update(headline(results["citation_check"]))
+    return results["citation_check"]
+
+
+def markdown_lines(result: dict) -> list[str]:
+    """The report section: rates per split, then the sentences the checker got wrong."""
+    cols = ["correct_pass", "altered_fail", *[f"{k}_fail" for k in ALTERATIONS], "reformatted_pass",
+            "prompt_cut_pass"]
+    lines = [f"Gold references ({result['rule']}), one sentence at a time, cited to their reference chunks; "
+             "altered copies must fail. The gate reads the test half.", "",
+             "| split | correct | altered | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 3)]
+    for s in (*SPLITS, "all"):
+        r = result[s]
+        lines.append(f"| {s} | {r['correct']} | {r['altered']} | " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+    for title, key in (("Correct sentences that fail", "correct_failing"),
+                       ("Altered sentences that pass", "altered_passing")):
+        lines += ["", f"{title}: {len(result[key])}", ""]
+        lines += [f"- `{c['item_id']}` ({c['split']}, {c['alteration']}): {c['sentence']} — {c['reason'] or 'passed'}"
+                  for c in result[key]]
+    return lines
+
+
 def _fmt(v: float | None) -> str:
     return "  n/a" if v is None else f"{v:.3f}"
 
 
 def summary_lines(result: dict, splits: tuple[str, ...] = ("dev", "test", "all")) -> list[str]:
     """A plain table of the rates per split, then the sentences the checker got wrong."""
-    cols = ["correct_pass", "altered_fail", *[f"{k}_fail" for k in ALTERATIONS], "reformatted_pass"]
+    cols = ["correct_pass", "altered_fail", *[f"{k}_fail" for k in ALTERATIONS], "reformatted_pass",
+            "prompt_cut_pass"]
     lines = [f"{'split':<6} {'n_ok':>5} {'n_alt':>5} " + " ".join(f"{c:>13}" for c in cols)]
     for s in splits:
         r = result[s]
