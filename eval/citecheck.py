@@ -4,7 +4,8 @@ Each answerable gold reference is split into sentences, and every sentence is ci
 chunks, given to `rag.grounding.check_answer` as the LLM path gives them (`format_source`). Those are the
 *correct* sentences, which must pass. Their altered copies (eval/alterations.py) must fail.
 
-Which references count: every gold item except `unanswerable` ones and `aggregate` ones. An aggregate
+Which references count: every gold item except unanswerable ones (`eval.gold.is_unanswerable`; they have no
+reference chunks) and `aggregate` ones. An aggregate
 reference is computed over the poster table ("3 posters (rule: ...): A, B and C"); it restates no passage,
 so no passage can support it. Items whose reference chunks are missing from the corpus are skipped and logged.
 """
@@ -27,7 +28,7 @@ from rag.text import numbers_in, split_sentences
 from rag.types import Chunk, Hit
 
 from . import alterations as alt
-from .gold import GOLD_PATH, SPLITS, in_split, load_gold, split_of
+from .gold import GOLD_PATH, SPLITS, in_split, is_unanswerable, load_gold, split_of
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Case:
 
 def counts(item: dict) -> bool:
     """Whether an item's reference is a factual paraphrase of its reference chunks (see the module docstring)."""
-    return item["kind"] not in SKIPPED_KINDS and bool(item["reference_context_ids"])
+    return not is_unanswerable(item) and item["kind"] not in SKIPPED_KINDS and bool(item["reference_context_ids"])
 
 
 def source_block(n: int, chunk: Chunk, max_chars: int | None = None) -> str:
