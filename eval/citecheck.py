@@ -5,9 +5,8 @@ chunks, given to `rag.grounding.check_answer` as the LLM path gives them (`forma
 *correct* sentences, which must pass. Their altered copies (eval/alterations.py) must fail.
 
 Which references count: every gold item except unanswerable ones (`eval.gold.is_unanswerable`; they have no
-reference chunks) and `aggregate` ones. An aggregate
-reference is computed over the poster table ("3 posters (rule: ...): A, B and C"); it restates no passage,
-so no passage can support it. Items whose reference chunks are missing from the corpus are skipped and logged.
+reference chunks) and `aggregate` ones. An aggregate reference is computed over the poster table ("3 posters
+(rule: ...): A, B and C"); it restates no passage, so no passage can support it. Items whose reference chunks are missing from the corpus are skipped and logged.
 """
 from __future__ import annotations
 
