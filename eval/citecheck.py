@@ -23,7 +23,7 @@ from rag.generate import generic_checker, instructions_text
 from rag.grounding import check_answer
 from rag.prompts import format_source
 from rag.retrieve import lowercase_stems
-from rag.text import numbers_in, split_sentences
+from rag.text import content_tokens, numbers_in, split_sentences
 from rag.types import Chunk, Hit
 
 from . import alterations as alt
@@ -76,7 +76,8 @@ class Checker:
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
         self.idf = alt.idf_of(chunks)
-        self.is_generic = generic_checker(self.idf, lowercase_stems(c.search_text for c in chunks))
+        vocabulary = {t for c in chunks for t in content_tokens(c.search_text)}
+        self.is_generic = generic_checker(self.idf, lowercase_stems(c.search_text for c in chunks), vocabulary)
         self.names = alt.system_names(chunks)
         self.min_overlap = settings.min_claim_overlap
         self.instructions = instructions_text()

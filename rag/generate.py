@@ -24,8 +24,9 @@ class CorpusWords:
     the citation check what else the corpus knows of a word (see `rag.claims`): whether the corpus uses it in
     lower case (an ordinary word, not a name) and whether it is common enough to pass unchecked as a name."""
 
-    def __init__(self, idf: Callable[[str], float], lowercase: frozenset[str] | None = None) -> None:
-        self.idf, self.lowercase = idf, lowercase
+    def __init__(self, idf: Callable[[str], float], lowercase: frozenset[str] | None = None,
+                 vocabulary: set[str] | None = None) -> None:
+        self.idf, self.lowercase, self.vocabulary = idf, lowercase, vocabulary
 
     def __call__(self, token: str) -> bool:
         return self.idf(token) < GENERIC_IDF
@@ -38,10 +39,18 @@ class CorpusWords:
         """Whether the corpus uses the word in lower case (None when that is not known)."""
         return None if self.lowercase is None else stem(fold(word)) in self.lowercase
 
+    def capitalised_only(self, word: str) -> bool | None:
+        """Whether the corpus has the word but only ever capitalised, as a name (Kitty, Privatar); None if unknown."""
+        if self.lowercase is None or self.vocabulary is None:
+            return None
+        token = stem(fold(word))
+        return token in self.vocabulary and token not in self.lowercase
 
-def generic_checker(idf: Callable[[str], float], lowercase: frozenset[str] | None = None) -> CorpusWords:
+
+def generic_checker(idf: Callable[[str], float], lowercase: frozenset[str] | None = None,
+                    vocabulary: set[str] | None = None) -> CorpusWords:
     """Predicate: is this content token so common in the corpus that it cannot identify anything?"""
-    return CorpusWords(idf, lowercase)
+    return CorpusWords(idf, lowercase, vocabulary)
 
 
 def instructions_text() -> str:
@@ -88,7 +97,8 @@ def rewrite_with_llm(question: str, history: list[tuple[str, str]], settings: Se
 
 def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
                idf: Callable[[str], float], settings: Settings, fallback: Callable[[str, list[str]], Answer],
-               base: dict, lowercase: frozenset[str] | None = None) -> Iterator[str | Answer]:
+               base: dict, lowercase: frozenset[str] | None = None,
+               vocabulary: set[str] | None = None) -> Iterator[str | Answer]:
     """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note)."""
     messages, prompt_hash = messages_for(question, hits)
     pieces: list[str] = []
@@ -104,7 +114,8 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         return
     raw = "".join(pieces)
     sources = [format_source(i + 1, h) for i, h in enumerate(hits)]
-    checked = check_answer(raw, sources, question, generic_checker(idf, lowercase), settings.min_claim_overlap,
+    checked = check_answer(raw, sources, question, generic_checker(idf, lowercase, vocabulary),
+                           settings.min_claim_overlap,
                            instructions_text())
     notes = list(base.pop("notes", []))
     if checked.refused:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .claims import (JOINT_SUPPORT, NAMES_FROM_QUESTION, capitalised, claim_numbers, name_in, source_numbers,
+from .claims import (CHECK_FIRST_WORD, JOINT_SUPPORT, NAMES_FROM_QUESTION, capitalised, claim_numbers, name_in, source_numbers,
                      spelled_out_acronyms)
 from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences, strip_instructions
 
@@ -114,11 +114,15 @@ def entities(sentence: str, is_generic: Callable[[str], bool]) -> list[str]:
 def claim_names(sentence: str, is_generic: Callable[[str], bool]) -> list[tuple[str, bool]]:
     """The names a source must hold for the sentence, each with whether it must be capitalised there.
 
-    An acronym the sentence spells out is checked through its expansion instead, and a name written in capitals
+    A first word counts when the corpus knows it only capitalised (Kitty, Privatar). An acronym the sentence spells out is checked through its expansion instead, and a name written in capitals
     that the corpus also uses as a plain word (PROMPTS, SHIP) must be capitalised in the source.
     """
     ordinary = getattr(is_generic, "ordinary", lambda word: None)
     names = entities(sentence, is_generic)
+    first = re.match(r"\s*([A-Z][a-z][\w-]*)", sentence)
+    if CHECK_FIRST_WORD and first and fold(first.group(1)) not in STOPWORDS \
+            and getattr(is_generic, "capitalised_only", lambda word: None)(first.group(1)):
+        names.insert(0, first.group(1))  # the corpus writes it only capitalised: a name, even first in a sentence
     spelled = spelled_out_acronyms(sentence)
     return [(n, capitalised(n) and bool(ordinary(n))) for n in names if n not in spelled]
 
