@@ -57,6 +57,12 @@ _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:([kKM])(?![A-Za-z])|\s(t
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d\d-(0[1-9]|1[0-2])(?:-\d\d)?\b")
 _POSSESSIVE = re.compile(r"['’]s$")
+_DASHES = re.compile("[\u2010-\u2015\u2212]")  # typographic hyphens and dashes ("One‑Shot" with U+2011)
+
+
+def _folded(text: str) -> str:
+    """Folded text with every kind of hyphen written as "-"."""
+    return _DASHES.sub("-", fold(text))
 
 
 def _plain(number: str) -> str:
@@ -103,7 +109,7 @@ def claim_numbers(sentence: str) -> list[tuple[str, set[str]]]:
 @lru_cache(maxsize=1024)
 def source_words(text: str) -> frozenset[str]:
     """The folded words of a source, also stemmed, with the months its numeric dates name (2026-02 -> february)."""
-    words = set(re.findall(r"[a-z0-9]+(?:[-.][a-z0-9]+)*", fold(text)))
+    words = set(re.findall(r"[a-z0-9]+(?:[-.][a-z0-9]+)*", _folded(text)))
     words |= {part for w in words if "-" in w for part in w.split("-")}
     words |= {stem(w) for w in list(words)}
     words |= {MONTHS[int(m) - 1] for m in _DATE.findall(text)}
@@ -119,7 +125,7 @@ def name_in(name: str, source_text: str, cased: bool = False) -> bool:
     """Whether a name occurs in the source as a whole word or phrase (not inside another word: "DLM" is not in
     "CDLM"), allowing its plural ("TPUs"), stem and possessive ("NVIDIA's"); when `cased`, only an occurrence
     with a capital letter counts (the system PROMPTS is not the word "prompts")."""
-    bare = _POSSESSIVE.sub("", name).strip("-.")
+    bare = _DASHES.sub("-", _POSSESSIVE.sub("", name)).strip("-.")
     folded = fold(bare)
     if not folded:
         return True
@@ -129,7 +135,7 @@ def name_in(name: str, source_text: str, cased: bool = False) -> bool:
                    for m in re.finditer(rf"(?<![A-Za-z0-9]){re.escape(f)}(?![A-Za-z0-9])", source_text, re.I))
     if " " in folded or "-" in folded:
         phrase = re.sub(r"[\s-]+", " ", folded)
-        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", re.sub(r"[\s-]+", " ", fold(source_text))):
+        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", re.sub(r"[\s-]+", " ", _folded(source_text))):
             return True
         head, _, tail = bare.partition("-")  # ThunderKittens-style: the name is the part before a plain suffix
         return bool(tail) and tail.islower() and " " not in bare and name_in(head, source_text, cased)

@@ -76,11 +76,12 @@ def test_nearest_posters_skip_the_reference_its_linked_posters_and_posters_it_na
 COMMON = {"gpu", "model", "latenc", "serv", "llm", "nvidia"}
 RARE_NAME = {"blasst"}  # generic by frequency, but too rare to pass unchecked as a capitalised name
 WORDS = CorpusWords(lambda t: 1.0 if t in COMMON else 3.0 if t in RARE_NAME else 6.0,
-                    frozenset(stem(w) for w in ("prompts", "models", "serving")))
+                    frozenset(stem(w) for w in ("prompts", "models", "serving")),
+                    {stem(w) for w in ("kitty", "fooserve", "bartrain", "prompts", "models", "serving")})
 SOURCES = [
     "[1] (poster abstract) FooServe: Fast Serving\nFooServe cuts time-to-first-token by 30% and reaches 2.5× "
     "throughput on 30,000 TPU cores at the Korea Advanced Institute of Science and Technology, in three weeks "
-    "(2026-02-01). It uses structured prompts.",
+    "(2026-02-01). It uses structured prompts, beating One\u2011Shot Private Aggregation and ThunderKittens.",
     "[2] (poster abstract) BarTrain: Training Bars\nBarTrain trains CDLM models on 1,024 GPUs with 12% better goodput.",
 ]
 
@@ -94,6 +95,8 @@ SOURCES = [
     "FooServe reaches 2.5x throughput in 3 weeks (February 2026) [1].",
     "FooServe cuts latency by 30%, while BarTrain improves goodput by 12% [1][2].",
     "NVIDIA's FooServe reaches 2.5x throughput [1].",  # a common name needs no support
+    "Because FooServe uses structured prompts, it reaches 2.5x throughput [1].",  # an unknown first word
+    "FooServe beats One-Shot Private Aggregation (OPA) with ThunderKittens-style prompts [1].",
 ])
 def test_faithful_paraphrases_pass(answer):
     c = check_answer(answer, SOURCES, "What does FooServe do?", WORDS)
@@ -109,6 +112,7 @@ def test_faithful_paraphrases_pass(answer):
     ("BarTrain uses PROMPTS for goodput [2].", "name PROMPTS"),  # a system named by a plain word
     ("FooServe reaches 2.5x throughput with BLASST [1].", "name BLASST"),
     ("FooServe cuts latency by 30%, while BazCache improves goodput by 12% [1][2].", "name BazCache"),
+    ("Kitty reaches 2.5x throughput [1].", "name Kitty"),  # known only capitalised: a name even first
 ])
 def test_altered_claims_fail_with_the_reason(answer, reason):
     c = check_answer(answer, SOURCES, "What does FooServe do?", WORDS)
