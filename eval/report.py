@@ -78,6 +78,10 @@ def markdown(results: dict) -> str:
     mrr = next(k for k in ret["fused"] if k.startswith("mrr@"))
     lines += _table(["retriever", "recall@1", "recall@5", "recall@10", mrr],
                     [[n, ret[n]["recall@1"], ret[n]["recall@5"], ret[n]["recall@10"], ret[n][mrr]] for n in RETRIEVERS])
+    if results.get("citation_check"):
+        from .citecheck import markdown_lines as citecheck_lines
+
+        lines += ["", "## Citation check on paraphrased gold references", "", *citecheck_lines(results["citation_check"])]
     lines += ["", "## Ragas (no LLM)", "",
               "ID and context metrics over answerable questions; string similarity and ROUGE-L over all.", ""]
     lines += _table(["metric", "value"], [[k, v] for k, v in results["ragas"].items()])

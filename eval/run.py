@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from rag.config import Settings  # noqa: E402
 
-from . import gate  # noqa: E402
+from . import citecheck, gate  # noqa: E402
 from . import judge as judging  # noqa: E402
 from .gold import GOLD_PATH, coverage, in_split, load_gold  # noqa: E402
 from .report import write_reports  # noqa: E402
@@ -146,6 +146,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     results = aggregate(rows)
     results["ragas"] = {name: results["overall"][name] for name in rows[0]["ragas"]} if rows else {}
     results["retrieval"] = summarize([r["rankings"] for r in rows], [r["reference_context_ids"] for r in rows])
+    citecheck.add_to_results(results, items, retriever.chunks, settings)  # the citation check on gold references
     if judge_config is not None:
         judged = judging.judge(judge_samples, judge_config, embedder=embedder.inner, settings=settings, check=False)
         for row, scores in zip(rows, judged.per_sample):

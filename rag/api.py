@@ -346,7 +346,8 @@ def _stream(turn: _Turn) -> Iterator[str | Answer]:
                 notes=list(turn.notes), timings_ms=turn.timings, index_fingerprint=turn.loaded.index.fingerprint)
     retriever = turn.loaded.retriever
     for item in llm_answer(turn.search_question, turn.hits, lambda h: _sentences_of(turn.loaded, h), retriever.idf,
-                           turn.settings, lambda note, unsup: _extractive(turn, [note], unsup), base):
+                           turn.settings, lambda note, unsup: _extractive(turn, [note], unsup), base,
+                           getattr(retriever, "lowercase_stems", None), getattr(retriever, "vocabulary", None)):
         if isinstance(item, Answer):
             turn.timings["llm"] = (time.perf_counter() - t) * 1000
             turn.timings["total"] = (time.perf_counter() - turn.t0) * 1000

@@ -6,22 +6,51 @@ import math
 import re
 from collections.abc import Callable, Iterator
 
-from . import llm
+from . import claims, llm
 from .answer import REFUSAL_TEXT, make_citation
 from .config import Settings
 from .followup import rewrite as rewrite_offline
 from .grounding import best_sentence, check_answer
 from .prompts import format_history, format_source, load_prompts
-from .text import content_tokens
+from .text import content_tokens, fold, stem
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
 GENERIC_IDF = math.log(1 + 0.97 / 0.03)  # a word in more than ~3% of chunks is a common word, not a name
 
 
-def generic_checker(idf: Callable[[str], float]) -> Callable[[str], bool]:
+class CorpusWords:
+    """Predicate: is this content token so common in the corpus that it cannot identify anything? It also tells
+    the citation check what else the corpus knows of a word (see `rag.claims`): whether the corpus uses it in
+    lower case (an ordinary word, not a name) and whether it is common enough to pass unchecked as a name."""
+
+    def __init__(self, idf: Callable[[str], float], lowercase: frozenset[str] | None = None,
+                 vocabulary: set[str] | None = None) -> None:
+        self.idf, self.lowercase, self.vocabulary = idf, lowercase, vocabulary
+
+    def __call__(self, token: str) -> bool:
+        return self.idf(token) < GENERIC_IDF
+
+    def common_name(self, token: str) -> bool:
+        """Whether a capitalised name (GPU, NVIDIA) is common enough in the corpus to need no support."""
+        return self.idf(token) < claims.COMMON_NAME_IDF
+
+    def ordinary(self, word: str) -> bool | None:
+        """Whether the corpus uses the word in lower case (None when that is not known)."""
+        return None if self.lowercase is None else stem(fold(word)) in self.lowercase
+
+    def capitalised_only(self, word: str) -> bool | None:
+        """Whether the corpus has the word but only ever capitalised, as a name (Kitty, Privatar); None if unknown."""
+        if self.lowercase is None or self.vocabulary is None:
+            return None
+        token = stem(fold(word))
+        return token in self.vocabulary and token not in self.lowercase
+
+
+def generic_checker(idf: Callable[[str], float], lowercase: frozenset[str] | None = None,
+                    vocabulary: set[str] | None = None) -> CorpusWords:
     """Predicate: is this content token so common in the corpus that it cannot identify anything?"""
-    return lambda token: idf(token) < GENERIC_IDF
+    return CorpusWords(idf, lowercase, vocabulary)
 
 
 def instructions_text() -> str:
@@ -68,7 +97,8 @@ def rewrite_with_llm(question: str, history: list[tuple[str, str]], settings: Se
 
 def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
                idf: Callable[[str], float], settings: Settings, fallback: Callable[[str, list[str]], Answer],
-               base: dict) -> Iterator[str | Answer]:
+               base: dict, lowercase: frozenset[str] | None = None,
+               vocabulary: set[str] | None = None) -> Iterator[str | Answer]:
     """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note)."""
     messages, prompt_hash = messages_for(question, hits)
     pieces: list[str] = []
@@ -84,7 +114,8 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         return
     raw = "".join(pieces)
     sources = [format_source(i + 1, h) for i, h in enumerate(hits)]
-    checked = check_answer(raw, sources, question, generic_checker(idf), settings.min_claim_overlap,
+    checked = check_answer(raw, sources, question, generic_checker(idf, lowercase, vocabulary),
+                           settings.min_claim_overlap,
                            instructions_text())
     notes = list(base.pop("notes", []))
     if checked.refused:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .claims import (CHECK_FIRST_WORD, JOINT_SUPPORT, NAMES_FROM_QUESTION, capitalised, claim_numbers, name_in, source_numbers,
+                     spelled_out_acronyms)
 from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences, strip_instructions
 
 _NUM = r"\d{1,3}"
@@ -93,38 +95,78 @@ def is_refusal(text: str) -> bool:
 def entities(sentence: str, is_generic: Callable[[str], bool]) -> list[str]:
     """Names in a sentence that a source must contain: CamelCase, ACRONYMS, alphanumerics, mid-sentence capitals."""
     found = []
+    common_name = getattr(is_generic, "common_name", None)
+    ordinary = getattr(is_generic, "ordinary", lambda word: None)
     for m in _ENTITY.finditer(sentence):
         word = m.group(0).strip("-.")
-        if m.start() == 0 and re.fullmatch(r"[A-Z][a-z]+", word):
+        if (m.start() == 0 and re.fullmatch(r"[A-Z][a-z]+", word)) or fold(word) in STOPWORDS:
             continue  # the first word of a sentence is capitalised anyway
-        if fold(word) in STOPWORDS or all(is_generic(t) for t in content_tokens(word) or [fold(word)]):
+        if capitalised(word) and ordinary(word):
+            found.append(word)  # a plain word written in capitals (PROMPTS, SHIP) is a name, however common
+            continue
+        common = common_name if common_name is not None and capitalised(word) else is_generic
+        if all(common(t) for t in content_tokens(word) or [fold(word)]):
             continue
         found.append(word)
     return found
 
 
+def claim_names(sentence: str, is_generic: Callable[[str], bool]) -> list[tuple[str, bool]]:
+    """The names a source must hold for the sentence, each with whether it must be capitalised there.
+
+    A first word counts when the corpus knows it only capitalised (Kitty, Privatar). An acronym the sentence spells out is checked through its expansion instead, and a name written in capitals
+    that the corpus also uses as a plain word (PROMPTS, SHIP) must be capitalised in the source.
+    """
+    ordinary = getattr(is_generic, "ordinary", lambda word: None)
+    names = entities(sentence, is_generic)
+    first = re.match(r"\s*([A-Z][a-z][\w-]*)", sentence)
+    if CHECK_FIRST_WORD and first and fold(first.group(1)) not in STOPWORDS \
+            and getattr(is_generic, "capitalised_only", lambda word: None)(first.group(1)):
+        names.insert(0, first.group(1))  # the corpus writes it only capitalised: a name, even first in a sentence
+    spelled = spelled_out_acronyms(sentence)
+    return [(n, capitalised(n) and bool(ordinary(n))) for n in names if n not in spelled]
+
+
+def _missing_name(sentence: str, source_text: str, question: str, is_generic: Callable[[str], bool]) -> str | None:
+    """The first name of the sentence that the source does not hold (nor, if allowed, the question)."""
+    for name, cased in claim_names(sentence, is_generic):
+        if name_in(name, source_text, cased) or (NAMES_FROM_QUESTION and name_in(name, question, cased)):
+            continue
+        return name
+    return None
+
+
 def claim_problem(sentence: str, source_text: str, question: str, is_generic: Callable[[str], bool],
                   min_overlap: float) -> str | None:
     """Why the source text does not support the sentence, or None when it does."""
-    src = _folded(source_text)
-    allowed_numbers = _nums(source_text) | _nums(question)
-    missing_numbers = [n for n in numbers_in(sentence) if n not in allowed_numbers]
+    allowed_numbers = source_numbers(source_text) | _nums(question)
+    missing_numbers = [n for n, forms in claim_numbers(sentence) if not forms & allowed_numbers]
     if missing_numbers:
         return f"number {missing_numbers[0]} not in the cited source"
     links = [u.rstrip(".,;:!?") for u in _URL.findall(sentence)]
     missing_links = [u for u in links if u not in source_text]
     if missing_links:
         return f"link {missing_links[0]} not in the cited source"
-    q = _folded(question)
-    missing = [e for e in entities(sentence, is_generic) if fold(e) not in src and fold(e) not in q]
+    missing = _missing_name(sentence, source_text, question, is_generic)
     if missing:
-        return f"name {missing[0]} not in the cited source"
+        return f"name {missing} not in the cited source"
     toks = set(content_tokens(sentence))
     if toks:
         overlap = len(toks & _toks(source_text)) / len(toks)
         if overlap < min_overlap:
             return f"only {overlap:.0%} of its words are in the cited source"
     return None
+
+
+def supporting(sentence: str, cited: list[int], sources: list[str], question: str,
+               is_generic: Callable[[str], bool], min_overlap: float) -> list[int]:
+    """The cited sources (1-based) that support the sentence: each one that does alone; else, when only
+    together they do (a comparison citing both compared posters), all of them (claims.JOINT_SUPPORT)."""
+    alone = [i for i in cited if claim_problem(sentence, sources[i - 1], question, is_generic, min_overlap) is None]
+    if alone or len(cited) < 2 or not JOINT_SUPPORT:
+        return alone
+    joint = "\n".join(sources[i - 1] for i in cited)
+    return cited if claim_problem(sentence, joint, question, is_generic, min_overlap) is None else []
 
 
 def empty_claim(sentence: str, question: str, headers: list[str], instructions: str) -> str | None:
@@ -176,11 +218,13 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
             result.unsupported.append(f"{shown} ({empty})")
             continue
         if valid:
-            ok = [i for i in valid if claim_problem(sent, sources[i - 1], question, is_generic, min_overlap) is None]
+            ok = supporting(sent, valid, sources, question, is_generic, min_overlap)
             if ok:
                 kept.append((sent, ok))
                 continue
-            why = claim_problem(sent, sources[valid[0] - 1], question, is_generic, min_overlap)
+            cited = sources[valid[0] - 1] if len(valid) == 1 or not JOINT_SUPPORT else \
+                "\n".join(sources[i - 1] for i in valid)
+            why = claim_problem(sent, cited, question, is_generic, min_overlap)
         else:
             best = _best_source(sent, sources, question, is_generic, min_overlap)
             if best is not None:
@@ -195,9 +239,8 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
     # otherwise lose the support it had. Drop whatever does not survive the round trip.
     back = {new: old for old, new in order.items()}
     reread = split_claims(result.text)
-    bad = [i for i, (sent, nums) in enumerate(reread) if nums and not any(
-        claim_problem(sent, sources[back[m] - 1], question, is_generic, min_overlap) is None
-        for m in nums if m in back)]
+    bad = [i for i, (sent, nums) in enumerate(reread) if nums and not supporting(
+        sent, [back[m] for m in nums if m in back], sources, question, is_generic, min_overlap)]
     if bad:
         if len(reread) == len(kept):
             for i in bad:

@@ -111,6 +111,13 @@ def _is_ordinary_word(name: str, lowercase_stems: set[str]) -> bool:
     return bool(re.fullmatch(r"[A-Za-z]+", name)) and name != name.lower() and stem(name.lower()) in lowercase_stems
 
 
+def lowercase_stems(texts) -> frozenset[str]:
+    """Stems of the words the texts use in lower case: ordinary words, as opposed to names (SHIP vs "ship").
+
+    A word glued to a dot (the "ai" of Together.ai) is part of a domain name, not a word."""
+    return frozenset(stem(w) for t in texts for w in re.findall(r"(?<![\w.-])[a-z]+(?![\w-])", _URL.sub(" ", t)))
+
+
 class Retriever:
     """Dense + BM25 retrieval over a loaded index."""
 
@@ -127,6 +134,7 @@ class Retriever:
         df = Counter(t for d in docs for t in set(d))
         n = len(docs)
         self.vocabulary = set(df)
+        self.lowercase_stems = lowercase_stems(c.search_text for c in self.chunks)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.names = self._system_names()
@@ -158,8 +166,7 @@ class Retriever:
         with its capitalisation kept (see `_is_ordinary_word`), the others against the folded question.
         """
         folded = [fold(c.search_text) for c in self.chunks]
-        lowercase_stems = {stem(w) for c in self.chunks
-                           for w in re.findall(r"(?<![\w-])[a-z]+(?![\w-])", _URL.sub(" ", c.search_text))}
+        lowercase = self.lowercase_stems
         by_name: dict[str, list[int]] = {}
         for i, c in enumerate(self.chunks):
             for name in [c.metadata.get("name") or "", *c.metadata.get("aliases", [])]:
@@ -169,7 +176,7 @@ class Retriever:
         for name, owners in by_name.items():
             pat = _name_pattern(name)
             if _looks_coined(name) or sum(1 for t in folded if pat.search(t)) <= MAX_NAME_DF:
-                cased = _is_ordinary_word(name, lowercase_stems)
+                cased = _is_ordinary_word(name, lowercase)
                 out.append((_name_pattern(name, cased) if cased else pat, name, owners, cased))
         return out
 
