@@ -272,7 +272,11 @@ def _subjects(loaded: _Loaded, question: str) -> list[Subject]:
         display = (own.metadata.get("name") if own is not None else None) or names[0]
         all_names = tuple(dict.fromkeys([*names, display, *((own.metadata.get("aliases") or []) if own else [])]))
         out.append(Subject(key, display, all_names))
-    return sorted(out, key=lambda s: min((q.find(fold(n)) for n in s.names if fold(n) in q), default=len(q)))
+    # A notes entry not linked to its poster carries the same name: one system, one subject (the poster's key).
+    by_name: dict[str, Subject] = {}
+    for s in sorted(out, key=lambda s: not s.key.startswith("poster:")):
+        by_name.setdefault(fold(s.name), s)
+    return sorted(by_name.values(), key=lambda s: min((q.find(fold(n)) for n in s.names if fold(n) in q), default=len(q)))
 
 
 def _passages(loaded: _Loaded, hits: list[Hit], subjects: list[Subject]) -> list[Passage]:
@@ -339,6 +343,17 @@ def _stream(turn: _Turn) -> Iterator[str | Answer]:
         yield answer.text
         yield answer
         return
+    # The documents must hold what is asked before any model writes about it: the same answerability decision as
+    # the extractive answer, so a near-miss question is refused in both modes (and no model time is spent on it).
+    gate = _extractive(turn)
+    if gate.refused:
+        gate.mode = "llm"
+        gate.notes.append("The model was not asked: the documents don't hold what the question asks.")
+        yield gate.text
+        yield gate
+        return
+    turn.timings.pop("answer", None)
+    turn.timings.pop("total", None)
     from .generate import llm_answer
 
     t = time.perf_counter()

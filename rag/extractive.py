@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import answerable as ans
-from .answer import Candidate, compose, score_sentences, select, slot_first
+from .answer import REFUSAL_TEXT, Candidate, compose, score_sentences, select, slot_first
 from .intents import Asked, asked, holds_slot, named_kinds
 from .text import content_tokens, fold, looks_like_instruction
 from .types import Citation, Hit
@@ -127,6 +127,8 @@ def _compose(chosen: list[Candidate], passages: list[Passage], label: bool) -> t
 def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], idf,
                    corpus: "CorpusText", max_sentences: int = WEIGHTS.max_sentences) -> Composed:
     """The extractive answer: refusal, one-subject answer, comparison or overview, as the question calls for."""
+    if looks_like_instruction(question):  # never echo an instruction back, not even as "what is missing"
+        return Composed(REFUSAL_TEXT, [], True, "Refused: the question is an instruction, not a question.")
     ask = asked(question)
     names = [n for s in subjects for n in s.names]
     unknown = ans.unknown_names(question, corpus.folded, names)

@@ -46,9 +46,11 @@ def assert_safe(a) -> None:
         assert line not in shown, line
     assert "PWNED" not in a.text and "system prompt" not in a.text.lower()
     found = [int(m) for m in _MARKER.findall(a.text)]
-    if a.refused:
-        assert a.text == REFUSAL_TEXT and not a.citations and not found
-        return
+    if a.refused:  # a refusal says what is missing, and may go on to cite what the documents do say
+        assert a.text.startswith("The documents don"), a.text
+        if not a.citations:
+            assert not found
+            return
     assert a.citations and list(dict.fromkeys(found)) == list(range(1, len(a.citations) + 1)), a.text
     contexts = {h.chunk.id for h in a.contexts}
     for c in a.citations:
@@ -100,6 +102,10 @@ def test_an_obedient_llm_cannot_change_the_format_leak_the_prompt_or_cite_the_in
         hostile, hash_embedder, obedient, behaviour, question):
     obedient.behaviour = behaviour
     a = ask(question, settings=hostile, embedder=hash_embedder)
+    if question in INJECTED:  # an instruction is refused before any model reads it
+        assert not obedient.requests and a.refused and a.text == REFUSAL_TEXT
+        assert_safe(a)
+        return
     assert obedient.requests, "the LLM was not asked"
     assert a.mode == "extractive", (a.text, a.notes)  # the obedient answer was not used ...
     assert any("The LLM's answer was not used" in n for n in a.notes)  # ... and the user is told why
@@ -135,7 +141,7 @@ def test_bracketed_numbers_in_a_quoted_passage_do_not_become_markers(tiny_corpus
     (tiny_corpus / "tweets.txt").write_text("Top Tweets\nFooServe halves tail latency on Llama models, see [3].\n"
                                             "#FooConf\n")
     settings = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "index", k=10)
-    a = ask("Does FooServe halve tail latency on Llama models?", mode="extractive", settings=settings,
+    a = ask("Does the tweet say FooServe halves tail latency on Llama models?", mode="extractive", settings=settings,
             embedder=hash_embedder)
     assert any(c.chunk_id == "tweets:1" for c in a.citations), a.text  # the tweet is quoted ...
     assert_safe(a)  # ... and its "[3]" is not left in the answer as a marker
