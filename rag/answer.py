@@ -149,10 +149,12 @@ def compose(chosen: list[Candidate], hits: list[Hit], label: bool = True) -> tup
     labelled: set[int] = set()
     for c in chosen:
         hit = hits[c.hit_rank]
+        text = display_sentence(c.sentence, hit, label=label and c.hit_rank not in labelled)  # name the source once
+        if not text.strip(" .!?"):
+            continue  # nothing left once reference numbers are dropped
         if c.hit_rank not in markers:
             markers[c.hit_rank] = len(markers) + 1
             citations.append(make_citation(markers[c.hit_rank], hit, c.sentence))
-        text = display_sentence(c.sentence, hit, label=label and c.hit_rank not in labelled)  # name the source once
         labelled.add(c.hit_rank)
         if text[-1] not in ".!?":
             text += "."

@@ -45,7 +45,10 @@ _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers ab
     comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
     mainly basically exactly""".split())
 # A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
-_NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][\w.-]*|[A-Z]{2,}[\w.-]*|[A-Za-z]+\d[\w.-]*|[A-Z][a-z]+[\w-]*)")
+_NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][A-Za-z0-9.-]*|[A-Z]{2,}[A-Za-z0-9.-]*|[A-Za-z]+\d[A-Za-z0-9.-]*"
+                      r"|[A-Z][a-z]+[A-Za-z0-9-]*)")
+# A number the question states as a figure: standing as a word, not inside markup like "alert(1)" or "[31m".
+_FIGURE = re.compile(r"(?:(?<=\s)|^)(\d[\d.,]*)(?=[\s×x%?!.,;:]|$)")
 _FIRST_WORD = re.compile(r"^\W*\w+")
 # Capitalised words that name no entity (question openers, months, common title words).
 _NOT_NAMES = frozenset("""what which who whom whose when where why how does do did is are was were can could would should
@@ -94,6 +97,11 @@ def mentions(text_folded: str, term: str) -> bool:
 COINED = re.compile(r"[a-z][A-Z]|[A-Z]{2}|[A-Za-z]\d|\d[A-Za-z]")
 
 
+def figures(question: str) -> set[str]:
+    """The numbers a question states as figures (normalised like `numbers_in`)."""
+    return numbers_in(" ".join(m.group(1) for m in _FIGURE.finditer(question)))
+
+
 def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str] = ()) -> list[str]:
     """Coined names (LoongServe, DeepSeek-V5, Qwen2.5-32B) and numbers in the question that no document mentions.
 
@@ -101,7 +109,7 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
     subject = {fold(n) for n in subject_names}
     names = [n for n in named_terms(question)
              if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
-    numbers = [n for n in numbers_in(question) if n not in numbers_in(corpus_folded)]
+    numbers = [n for n in figures(question) if n not in numbers_in(corpus_folded)]
     return names + [n for n in numbers if not any(n in fold(x) for x in names)]
 
 
@@ -118,7 +126,7 @@ def absent_names(question: str, passages_folded: str, subject_names: Iterable[st
             continue
         if df(n) <= th.absent_max_share and not mentions(passages_folded, n):
             out.append(n)
-    numbers = numbers_in(question) - numbers_in(passages_folded)
+    numbers = figures(question) - numbers_in(passages_folded)
     return out + sorted(n for n in numbers if not any(n in fold(x) for x in out))
 
 

@@ -86,12 +86,17 @@ def _candidates(question: str, qvec: np.ndarray, passages: list[Passage], idf, a
     out = []
     for c in cands:
         p = passages[idx[c.hit_rank]]
-        if looks_like_instruction(c.sentence) or _bare_title(c.sentence, p.hit):
+        if looks_like_instruction(c.sentence) or _bare_title(c.sentence, p.hit) or not _has_words(c.sentence):
             continue
         if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)):
             continue
         out.append(Candidate(idx[c.hit_rank], c.sentence, c.score, c.lexical, c.dense))
     return out
+
+
+def _has_words(sentence: str) -> bool:
+    """Whether anything but reference numbers is left of a sentence ("[12][41]" alone is not an answer)."""
+    return bool(content_tokens(re.sub(r"\[\d{1,3}\]", " ", sentence)))
 
 
 def _bare_title(sentence: str, hit: Hit) -> bool:
@@ -168,6 +173,8 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         return _refusal(missing, own or (cands if subject else []), passages)
     chosen = slot_first(select(cands, max_sentences + int(ask.multipart)), typed or cands, ask)
     text, citations, used = _compose(chosen, passages, label=subject is None)
+    if not citations:
+        return Composed(REFUSAL_TEXT, [], True, "Refused: no sentence in the passages answers the question.")
     return Composed(text, citations, False, used=used)
 
 
