@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -156,11 +157,31 @@ class OnnxEmbedder:
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on a shared CPU
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self._session.get_inputs()}
+        # Creating the session (graph optimisation, weight packing) takes ~0.3 s and releases the GIL: it runs on
+        # a thread while the caller loads the index and BM25, and the first encode waits for it.
+        self._ready = threading.Event()
+        self._session_or_error: object = None
+        threading.Thread(target=self._create_session, args=(ort, str(model_file), opts), daemon=True,
+                         name="rag-onnx-load").start()
         # What produced the vectors: recorded in the index manifest and checked when an index is loaded.
         self.identity = {"name": name, "runtime": self.runtime, "precision": precision,
                          "model_file": model_file.name, "model_sha256": model_sha256(model_file)}
+
+    def _create_session(self, ort, path: str, opts) -> None:
+        try:
+            self._session_or_error = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        except BaseException as e:  # noqa: BLE001 - re-raised by the first encode, in the caller's thread
+            self._session_or_error = e
+        self._ready.set()
+
+    @property
+    def session(self):
+        """The ONNX Runtime session, once created (raises what creating it raised)."""
+        self._ready.wait()
+        if isinstance(self._session_or_error, BaseException):
+            raise RuntimeError(f"cannot load the ONNX model {self.model_file}: {self._session_or_error}") \
+                from self._session_or_error
+        return self._session_or_error
 
     def token_embeddings(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Last hidden states and attention mask of one padded batch."""
@@ -168,7 +189,9 @@ class OnnxEmbedder:
         ids = np.array([e.ids for e in encs], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        out = self._session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        session = self.session
+        inputs = {i.name for i in session.get_inputs()}
+        out = session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in inputs})[0]
         return out, mask
 
     def encode(self, texts: list[str], batch_size: int = BUILD_BATCH) -> np.ndarray:
