@@ -161,7 +161,9 @@ class OnnxEmbedder:
         # a thread while the caller loads the index and BM25, and the first encode waits for it.
         self._ready = threading.Event()
         self._session_or_error: object = None
-        threading.Thread(target=self._create_session, args=(ort, str(model_file), opts), daemon=True,
+        # Not a daemon: a process that exits while the session is being created must wait for it (a daemon
+        # thread still inside ONNX Runtime at interpreter shutdown aborts the process).
+        threading.Thread(target=self._create_session, args=(ort, str(model_file), opts), daemon=False,
                          name="rag-onnx-load").start()
         # What produced the vectors: recorded in the index manifest and checked when an index is loaded.
         self.identity = {"name": name, "runtime": self.runtime, "precision": precision,

@@ -151,3 +151,15 @@ print(json.dumps({"heavy": heavy, "refused": a.refused, "cited": len(a.citations
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["heavy"] == [], out
     assert out["onnx"] and not out["refused"] and out["cited"] >= 1, out
+
+
+@pytest.mark.slow
+def test_a_process_that_exits_while_the_session_loads_exits_cleanly(real_settings):
+    """The session is created on a thread; exiting right after creating the embedder must not abort."""
+    code = "from rag.config import Settings; from rag.embed import embedder_for; embedder_for(Settings())"
+    env = {**os.environ, "RAG_EMBED_RUNTIME": "onnx",
+           "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
