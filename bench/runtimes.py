@@ -39,13 +39,13 @@ loaded = get_retriever(settings, embedder)
 items = load_gold()
 for it in items[:5]:
     ask(it["user_input"], settings=settings, embedder=embedder)
-stages = {}
+stages = {{}}
 for _ in range({repeats}):
     for it in items:
         a = ask(it["user_input"], settings=settings, embedder=embedder)
         for k, v in a.timings_ms.items():
             stages.setdefault(k, []).append(v)
-figures = {}
+figures = {{}}
 for split in ("dev", "test"):
     ranked, relevant = [], []
     for it in items:
