@@ -80,7 +80,7 @@ TextEmbedding.add_custom_model(model="local/all-MiniLM-L6-v2-onnx", pooling=Pool
 t0 = time.perf_counter()
 fe = TextEmbedding("local/all-MiniLM-L6-v2-onnx", specific_model_path=str(folder), threads=2)
 t_load = time.perf_counter() - t0
-texts = {texts!r}
+texts = json.loads(Path({texts_file!r}).read_text())
 t0 = time.perf_counter(); a = np.array(list(fe.embed(texts, batch_size=32))); t_fe = time.perf_counter() - t0
 t0 = time.perf_counter(); b = ours.encode(texts); t_ours = time.perf_counter() - t0
 cos = (a * b).sum(axis=1)
@@ -151,11 +151,15 @@ def fastembed(runs_texts: int = 200) -> dict:
 
     chunks = load_corpus(Settings().corpus_dir)
     texts = [c.embed_text for c in chunks][:runs_texts]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(texts, f)
     try:
-        proc = subprocess.run([sys.executable, "-c", FASTEMBED_CODE.format(texts=texts)], capture_output=True,
+        proc = subprocess.run([sys.executable, "-c", FASTEMBED_CODE.format(texts_file=f.name)], capture_output=True,
                               text=True, cwd=ROOT, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    except subprocess.TimeoutExpired as e:
-        return {"error": f"timed out: {e}"}
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+    finally:
+        os.unlink(f.name)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -206,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         for config in args.configs.split(","):
             result["configs"][config] = measure(config, Path(tmp) / config / "index", args.runs, args.repeats)
             print(f"{config}: done (load {_load()})", file=sys.stderr, flush=True)
+            write_result("runtimes.json", result)  # a later failure keeps what was measured
     if not args.no_fastembed:
         result["fastembed"] = fastembed()
     for title, headers, rows in tables(result):
