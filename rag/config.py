@@ -29,7 +29,9 @@ class Settings(BaseSettings):
                             "once) or 'torch' (sentence-transformers). Part of the index fingerprint.")
     embed_precision: Literal["fp32", "int8"] = Field(
         "fp32", description="ONNX model weights: 'fp32' or dynamically quantised 'int8'. Part of the index fingerprint.")
-    embed_batch_size: int = Field(32, ge=1, description="Texts embedded per batch while building (sorted by length).")
+    embed_batch_size: int = Field(
+        16, ge=1, description="Texts embedded per batch while building, shortest first (16: fastest on 2 cores, "
+                              "see BUILD_BATCH in rag/onnx_embed.py).")
     k: int = Field(5, ge=1, le=50, description="Chunks returned by retrieval and shown as contexts.")
     candidates: int = Field(40, ge=5, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["zscore", "rrf"] = Field(

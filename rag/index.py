@@ -135,8 +135,8 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
 def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
     """Embed texts in batches behind one progress bar; rows come back in the order of `texts`.
 
-    Texts are embedded shortest first, so each batch pads to similar lengths (sorting saved ~40 % of the build's
-    embedding time over batches in corpus order; one sentence next to a 256-token abstract costs as much as it).
+    Texts are embedded shortest first, so each batch pads to similar lengths: at batch 32 on ONNX, 118 s instead of
+    166 s in corpus order (load ≈ 10), where one sentence batched with a 256-token abstract costs as much as it.
     """
     from tqdm import tqdm
 

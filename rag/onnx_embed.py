@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
 ONNX_OPSET = 17
 PRECISIONS = ("fp32", "int8")
-# Texts per ONNX Runtime call while building. Texts are sorted by length first, so a batch pads to similar
-# lengths. On the 2-core machine, 1,989 chunk and sentence texts: batch 16 → 7.9 s, 32 → 7.5 s, 64 → 7.7 s,
-# 128 → 8.3 s (fp32, 2 threads, load ≈ 2.5); past 32 the bigger activations stop paying.
-BUILD_BATCH = 32
+# Texts per ONNX Runtime call while building (Settings.embed_batch_size defaults to it). Texts are sorted by
+# length first, so a batch pads to similar lengths. Embedding the 1,989 chunk and sentence texts on the shared
+# 2-core machine (fp32, 2 threads, load ≈ 10): batch 16 → 100 s, 32 → 118 s, 64 → 122 s, 128 → 138 s; CPU time on
+# a quarter of them: batch 8 → 11.3 s, 16 → 12.0 s, 32 → 13.0 s. Smaller batches pad less and fit the caches.
+BUILD_BATCH = 16
 
 
 def _meta_path(model: Path) -> Path:
