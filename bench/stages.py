@@ -47,10 +47,10 @@ import json, time
 from bench.scale import peak_rss_mb
 t0 = time.perf_counter()
 from rag.config import Settings
-from rag.embed import default_embedder
+from rag.embed import embedder_for
 from rag.api import build_index
 settings = Settings(index_dir={index_dir!r})
-emb = default_embedder(settings.cache_dir, settings.embed_model)
+emb = embedder_for(settings)
 t1 = time.perf_counter()
 build_index(settings, embedder=emb, progress=False)
 t2 = time.perf_counter()
@@ -144,7 +144,7 @@ class Floor:
         import faiss
         import numpy as np
 
-        self.model, self.k = embedder._model, k
+        self.embedder, self.k = embedder, k
         n = len(loaded.index.chunks)
         self.chunk_index = faiss.IndexFlatIP(embedder.dimension)
         self.chunk_index.add(np.asarray(loaded.index.faiss_index.reconstruct_n(0, n), dtype=np.float32))
@@ -152,14 +152,20 @@ class Floor:
         self.sentence_index.add(np.ascontiguousarray(loaded.index.sentence_vectors, dtype=np.float32))
 
     def forward_ms(self, question: str) -> float:
+        """Tokenise and run the model on one question: ONNX session run, or the torch forward pass."""
+        if hasattr(self.embedder, "token_embeddings"):  # ONNX Runtime
+            t = time.perf_counter()
+            self.embedder.token_embeddings([question])
+            return (time.perf_counter() - t) * 1000
         import torch
 
         from rag.embed import single_torch_thread
 
+        model = self.embedder._model
         t = time.perf_counter()
         with single_torch_thread(), torch.inference_mode():
-            feats = getattr(self.model, "preprocess", self.model.tokenize)([question])
-            self.model.forward(feats)["sentence_embedding"]
+            feats = getattr(model, "preprocess", model.tokenize)([question])
+            model.forward(feats)["sentence_embedding"]
         return (time.perf_counter() - t) * 1000
 
     def search_ms(self, qvec, index) -> float:
@@ -176,10 +182,10 @@ def warm(index_dir: Path, items: list[dict], repeats: int = 3) -> dict:
     from eval.metrics import evidence_in_contexts, mean
     from rag.api import ask, get_retriever
     from rag.config import Settings
-    from rag.embed import default_embedder
+    from rag.embed import embedder_for
 
     settings = Settings(index_dir=index_dir, mode="extractive")
-    embedder = default_embedder(settings.cache_dir, settings.embed_model)
+    embedder = embedder_for(settings)
     loaded = get_retriever(settings, embedder)
     retriever = loaded.retriever
     floor = Floor(embedder, loaded, settings.candidates)
@@ -224,8 +230,6 @@ def warm(index_dir: Path, items: list[dict], repeats: int = 3) -> dict:
                                 fusion=settings.fusion)
         retrieval_ms.append((time.perf_counter() - t) * 1000)
         evidence_retrieval.append(evidence_in_contexts(item["evidence"], [f"{h.chunk.title}\n{h.chunk.text}" for h in hits]))
-    import torch
-
     out = {
         "questions": len(items), "repeats": repeats, "samples": len(stages["total"]), "routes": routes,
         "stages_ms": {s: summarize(v) for s, v in stages.items()},
@@ -235,7 +239,7 @@ def warm(index_dir: Path, items: list[dict], repeats: int = 3) -> dict:
         "evidence_in_top5_retrieval": mean(evidence_retrieval),
         "evidence_questions": len(evidence_retrieval),
         "retrieval_with_embed_ms": summarize(retrieval_ms),
-        "torch_threads": torch.get_num_threads(), "faiss_threads": faiss.omp_get_max_threads(),
+        "runtime": getattr(embedder, "runtime", None), "faiss_threads": faiss.omp_get_max_threads(),
     }
     s, f = out["stages_ms"], out["floor_ms"]
     floor_total = f["forward"]["p50"] + f["flat_chunks"]["p50"]

@@ -17,9 +17,10 @@ from .extractive import WEIGHTS, CorpusText, Passage, Subject, compose_answer
 from .answerable import COINED, mentions, named_terms
 from .intents import asked
 from .config import Settings, corpus_files
-from .embed import Embedder, default_embedder
+from .embed import Embedder, embedder_for
 from .followup import is_follow_up, rewrite as rewrite_offline
-from .index import IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, load_index, read_manifest
+from .index import (IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, embedder_changes,
+                    load_index, read_manifest)
 from .text import fold, normalize_question
 from .types import Answer, Hit
 
@@ -58,13 +59,16 @@ _ENCODER: ThreadPoolExecutor | None = None
 
 
 def _encode_query(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Encode question text on one long-lived thread.
+    """Encode question text; a torch embedder (`thread_bound`) runs on one long-lived thread.
 
     torch keeps buffers per thread that runs it (a few MB each, never returned), and a web server answers on
     whichever of its many worker threads is free: encoding there made the chat server's memory grow by ~0.5 MB
     per question under load. One encoder thread keeps it flat; queries are short, so serialising them costs little.
+    ONNX Runtime's session is thread-safe and owns its thread pool, so it is called directly (no hand-off).
     """
     global _ENCODER
+    if not getattr(embedder, "thread_bound", False):
+        return embedder.encode(texts)
     if _ENCODER is None:
         with _CACHE_LOCK:
             if _ENCODER is None:
@@ -79,7 +83,7 @@ def _corpus_stat(settings: Settings) -> tuple:
 def build_index(settings: Settings | None = None, *, embedder: Embedder | None = None, progress: bool = True):
     """Build (or rebuild) the index for the configured corpus; returns the index folder."""
     settings = settings or Settings()
-    embedder = embedder or default_embedder(settings.cache_dir, settings.embed_model)
+    embedder = embedder or embedder_for(settings)
     path = _build(settings, embedder, progress=progress)
     with _CACHE_LOCK:
         _CACHE.pop(str(settings.index_dir), None)
@@ -92,18 +96,19 @@ def get_retriever(settings: Settings, embedder: Embedder | None = None):
 
     key = str(settings.index_dir)
     stat = _corpus_stat(settings)
+    embedder = embedder or embedder_for(settings)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
-        if cached and cached.corpus_stat == stat:
+        if cached and cached.corpus_stat == stat and not embedder_changes(cached.index.manifest, embedder):
             return cached
         try:
-            check_fresh(read_manifest(settings.index_dir), settings)
+            check_fresh(read_manifest(settings.index_dir), settings, embedder)
         except IndexMissingError:
             log.warning("no index at %s; building it now (one-off, about 30 s)", settings.index_dir)
-            _build(settings, embedder or default_embedder(settings.cache_dir, settings.embed_model), progress=False)
+            _build(settings, embedder, progress=False)
         except IndexStaleError as e:
             log.warning("%s Rebuilding it now.", e)
-            _build(settings, embedder or default_embedder(settings.cache_dir, settings.embed_model), progress=False)
+            _build(settings, embedder, progress=False)
         index = load_index(settings)
         loaded = _Loaded(index, Retriever(index), stat)
         _CACHE[key] = loaded
@@ -178,7 +183,7 @@ def _prepare(question: object, history, mode: str | None, k: int | None, setting
     if status.requested == "llm" and status.mode != "llm":
         notes.append(status.reason + " Answered offline instead.")
     history = _clean_history(history)
-    embedder = embedder or default_embedder(settings.cache_dir, settings.embed_model)
+    embedder = embedder or embedder_for(settings)
     loaded = get_retriever(settings, embedder)
     timings["load"] = (time.perf_counter() - t0) * 1000
 

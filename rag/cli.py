@@ -125,13 +125,13 @@ def _cmd_link_notes(args: argparse.Namespace) -> int:
     from .aliases import LINKS_FILE, link_notes, write_links
     from .config import Settings
     from .corpus import load_corpus
-    from .embed import default_embedder
+    from .embed import embedder_for
 
     settings = Settings()
     chunks = load_corpus(settings.corpus_dir)
     notes = [c for c in chunks if c.kind == "notes" and not c.id.startswith(("notes:theme:", "notes:intro"))]
     posters = [c for c in chunks if c.kind == "poster"]
-    emb = default_embedder(settings.cache_dir, settings.embed_model)
+    emb = embedder_for(settings)
     links = link_notes(notes, posters, emb.encode([c.embed_text for c in notes]), emb.encode([c.embed_text for c in posters]))
     out = settings.corpus_dir / LINKS_FILE
     write_links(links, out)

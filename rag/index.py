@@ -14,7 +14,7 @@ import numpy as np
 
 from .config import Settings, corpus_files, file_sha256, index_fingerprint
 from .corpus import load_corpus
-from .embed import Embedder
+from .embed import Embedder, embedder_identity
 from .sentences import chunk_sentences
 from .types import Chunk
 from .vectors import build_vector_index, configure_search
@@ -87,6 +87,7 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     log.info("chunked corpus into %d chunks", len(chunks))
     sentences = [chunk_sentences(c) for c in chunks]
     flat = [s for ss in sentences for s in ss]
+    identity = embedder_identity(embedder)  # before embedding: a model hash that cannot be read fails fast
     vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.embed_batch_size, progress)
     chunk_vecs, sent_vecs = vecs[: len(chunks)], vecs[len(chunks):]
 
@@ -105,6 +106,7 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     manifest = {
         "format": INDEX_FORMAT,
         "model": embedder.name,
+        "embedder": identity,
         "dimension": embedder.dimension,
         "chunk_settings": settings.chunk_settings(),
         "corpus_files": {p.name: file_sha256(p) for p in corpus_files(settings)},
@@ -131,15 +133,21 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
 
 
 def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-    """Embed texts in batches behind one progress bar."""
+    """Embed texts in batches behind one progress bar; rows come back in the order of `texts`.
+
+    Texts are embedded shortest first, so each batch pads to similar lengths: at batch 32 on ONNX, 118 s instead of
+    166 s in corpus order (load ≈ 10), where one sentence batched with a 256-token abstract costs as much as it.
+    """
     from tqdm import tqdm
 
-    out = []
+    out = np.zeros((len(texts), embedder.dimension), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with tqdm(total=len(texts), desc="Embedding chunks and sentences", unit="text", disable=not progress) as bar:
-        for i in range(0, len(texts), batch_size):
-            out.append(embedder.encode(texts[i:i + batch_size], batch_size))
-            bar.update(len(texts[i:i + batch_size]))
-    return np.vstack(out) if out else np.zeros((0, embedder.dimension), np.float32)
+        for i in range(0, len(order), batch_size):
+            rows = order[i:i + batch_size]
+            out[rows] = embedder.encode([texts[j] for j in rows], batch_size)
+            bar.update(len(rows))
+    return out
 
 
 def read_manifest(index_dir: Path) -> dict:
@@ -155,14 +163,29 @@ def read_manifest(index_dir: Path) -> dict:
     return manifest
 
 
-def check_fresh(manifest: dict, settings: Settings) -> None:
-    """Raise IndexStaleError if the corpus or chunk settings changed since the build."""
+def check_fresh(manifest: dict, settings: Settings, embedder: Embedder | None = None) -> None:
+    """Raise IndexStaleError if the corpus, chunk settings or (given one) the embedder changed since the build.
+
+    The embedder matches when every field of its identity (runtime, precision, model file hash...) equals the
+    manifest's: vectors from another model file must never be searched with this one's questions.
+    """
+    changed = embedder_changes(manifest, embedder) if embedder is not None else []
+    if changed:
+        raise IndexStaleError(f"Index {manifest['fingerprint']} is stale (built by another embedder: "
+                              + ", ".join(changed) + ").")
     current = index_fingerprint(settings)
     if manifest["fingerprint"] != current:
         changed = [n for n, h in {p.name: file_sha256(p) for p in corpus_files(settings)}.items()
                    if manifest.get("corpus_files", {}).get(n) != h]
         why = f"corpus files changed: {', '.join(changed)}" if changed else "chunk or model settings changed"
         raise IndexStaleError(f"Index {manifest['fingerprint']} is stale ({why}).")
+
+
+def embedder_changes(manifest: dict, embedder: Embedder) -> list[str]:
+    """How the embedder differs from the one that built the index ("runtime 'torch' → now 'onnx'"), or []."""
+    built = manifest.get("embedder") or {"name": manifest.get("model")}
+    now = embedder_identity(embedder)
+    return [f"{k} {built.get(k)!r} → now {v!r}" for k, v in sorted(now.items()) if built.get(k) != v]
 
 
 def load_index(settings: Settings) -> LoadedIndex:

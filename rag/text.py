@@ -46,6 +46,8 @@ def clean_latex(text: str, macro_name: str | None = None) -> str:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents, for matching."""
+    if text.isascii():  # nothing to decompose or strip: the common case, ~10x faster than the loop below
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 

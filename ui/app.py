@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -291,5 +292,18 @@ def build_app(settings: rag.Settings | None = None) -> gr.Blocks:
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, settings: rag.Settings | None = None):
     """Start the chat page and block (what `rag ui` calls)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = settings or rag.Settings()
+    threading.Thread(target=_warm_up, args=(settings,), name="rag-warm-up", daemon=True).start()
     demo = build_app(settings).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo.launch(server_name=host, server_port=port, share=share)
+
+
+def _warm_up(settings: rag.Settings) -> None:
+    """Load the embedder and the index while the server starts, so the first question does not wait for them."""
+    from rag.api import get_retriever
+    from rag.embed import embedder_for
+
+    try:
+        get_retriever(settings, embedder_for(settings))
+    except Exception:  # noqa: BLE001 - the first question reports the same problem to the user
+        log.exception("warm-up failed; the first question will load the index itself")
