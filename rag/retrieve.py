@@ -115,7 +115,8 @@ def lowercase_stems(texts) -> frozenset[str]:
     """Stems of the words the texts use in lower case: ordinary words, as opposed to names (SHIP vs "ship").
 
     A word glued to a dot (the "ai" of Together.ai) is part of a domain name, not a word."""
-    return frozenset(stem(w) for t in texts for w in re.findall(r"(?<![\w.-])[a-z]+(?![\w-])", _URL.sub(" ", t)))
+    words = {w for t in texts for w in re.findall(r"(?<![\w.-])[a-z]+(?![\w-])", _URL.sub(" ", t))}
+    return frozenset(stem(w) for w in words)  # each distinct word stemmed once (cold start)
 
 
 class Retriever:
