@@ -160,3 +160,26 @@ def test_chat_page_answers_with_footnotes_and_source_cards(driver, app_url):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 20_000
+
+
+REFUSAL_SHOT = ROOT / "ui" / "screenshots" / "refusal.png"
+
+
+def test_chat_page_shows_a_refusal_with_what_is_missing_and_the_closest_passages(driver, app_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(app_url)  # a fresh page: no earlier answers
+    WebDriverWait(driver, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-input textarea"))
+    bubble = _ask(driver, "What GPU was BLASST evaluated on?", 0)
+    refusal = bubble.find_element(By.CSS_SELECTOR, ".rag-refusal")
+    assert "BLASST" in refusal.text and "hardware" in refusal.text  # says what is missing, about what
+    said = bubble.find_element(By.CSS_SELECTOR, ".rag-text")  # then what the documents do say, cited
+    assert "What they do say" in said.text and said.find_elements(By.CSS_SELECTOR, "sup.rag-fn a")
+    assert bubble.find_elements(By.CSS_SELECTOR, "details.rag-others")  # and the closest passages
+    driver.execute_script(
+        "const q = [...document.querySelectorAll('#rag-chat .rag-question')].pop();"
+        "q.closest('.message-row').scrollIntoView({block: 'start'});")
+    driver.execute_script("document.activeElement && document.activeElement.blur()")
+    assert driver.save_screenshot(str(REFUSAL_SHOT))
+    assert REFUSAL_SHOT.stat().st_size > 20_000
