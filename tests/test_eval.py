@@ -174,9 +174,19 @@ def test_gate_lists_each_failing_metric_with_both_values(tmp_path):
 def test_shipped_thresholds_cover_the_headline_metrics():
     from eval.scoring import HEADLINE
 
+    from eval.scoring import LOWER_IS_BETTER
+
     minimum = gate.load_thresholds(gate.THRESHOLDS_PATH)
-    assert set(HEADLINE) <= set(minimum)
+    maximum = gate.load_maxima(gate.THRESHOLDS_PATH)
+    assert set(HEADLINE) - set(LOWER_IS_BETTER) <= set(minimum)  # higher is better: a floor
+    assert set(LOWER_IS_BETTER) <= set(maximum) and not set(maximum) & set(minimum)  # lower is better: a ceiling
     assert all(0.0 <= v <= 1.0 for v in minimum.values())
+
+
+def test_gate_checks_ceilings_too():
+    assert gate.check({"false_refusal_rate": 0.2}, {}, {"false_refusal_rate": 0.1}) == \
+        ["FAIL false_refusal_rate: measured 0.200 > maximum 0.100"]
+    assert gate.check({"false_refusal_rate": 0.05}, {}, {"false_refusal_rate": 0.1}) == []
 
 
 # ---------------------------------------------------------------- (c) end to end
