@@ -7,7 +7,10 @@ import re
 from collections.abc import Callable, Iterator
 
 from . import llm
+import numpy as np
+
 from .answer import REFUSAL_TEXT, make_citation
+from .budget import MAX_SOURCES, best_sentences, brief_source, wants_people
 from .config import Settings
 from .followup import rewrite as rewrite_offline
 from .grounding import best_sentence, check_answer
@@ -34,16 +37,16 @@ def instructions_text() -> str:
 _SOURCE_TAG = re.compile(r"<(/?\s*source\b)", re.I)
 
 
-def fenced_source(n: int, hit: Hit) -> str:
+def fenced_source(n: int, hit: Hit, text: str | None = None) -> str:
     """One numbered source inside <source id="n"> ... </source>; a tag inside its text cannot close the fence."""
-    body = _SOURCE_TAG.sub(r"‹\1", format_source(n, hit))
+    body = _SOURCE_TAG.sub(r"‹\1", text if text is not None else format_source(n, hit))
     return f'<source id="{n}">\n{body}\n</source>'
 
 
-def messages_for(question: str, hits: list[Hit]) -> tuple[list[dict], str]:
-    """Chat messages for answering `question` from `hits`, and the prompt hash."""
+def messages_for(question: str, hits: list[Hit], briefs: list[str] | None = None) -> tuple[list[dict], str]:
+    """Chat messages for answering `question` from `hits` (as `briefs`, when given), and the prompt hash."""
     prompts = load_prompts()
-    sources = "\n\n".join(fenced_source(i + 1, h) for i, h in enumerate(hits))
+    sources = "\n\n".join(fenced_source(i + 1, h, briefs[i] if briefs else None) for i, h in enumerate(hits))
     return ([{"role": "system", "content": prompts.render("system", refusal=REFUSAL_TEXT)},
              {"role": "user", "content": prompts.render("answer", sources=sources, question=question,
                                                          refusal=REFUSAL_TEXT)}],
@@ -66,11 +69,28 @@ def rewrite_with_llm(question: str, history: list[tuple[str, str]], settings: Se
     return line, None
 
 
+def briefs_for(question: str, qvec: np.ndarray, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
+               vectors_of: Callable[[Hit], np.ndarray], idf: Callable[[str], float]) -> list[str]:
+    """Each hit as the prompt shows it: title (authors for people questions) and its best sentences."""
+    sents = [sentences_of(h) for h in hits]
+    picked = best_sentences(question, qvec, hits, sents, [vectors_of(h) for h in hits], idf)
+    people = wants_people(question)
+    return [brief_source(i + 1, h, p, people) for i, (h, p) in enumerate(zip(hits, picked))]
+
+
 def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
                idf: Callable[[str], float], settings: Settings, fallback: Callable[[str, list[str]], Answer],
-               base: dict) -> Iterator[str | Answer]:
-    """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note)."""
-    messages, prompt_hash = messages_for(question, hits)
+               base: dict, qvec: np.ndarray | None = None,
+               vectors_of: Callable[[Hit], np.ndarray] | None = None) -> Iterator[str | Answer]:
+    """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note).
+
+    With the question vector and sentence vectors, the prompt holds the top passages' best sentences only.
+    """
+    briefs = None
+    if qvec is not None and vectors_of is not None:
+        hits = hits[:MAX_SOURCES]
+        briefs = briefs_for(question, qvec, hits, sentences_of, vectors_of, idf)
+    messages, prompt_hash = messages_for(question, hits, briefs)
     pieces: list[str] = []
     try:
         for piece in llm.stream(messages, settings):
