@@ -147,6 +147,7 @@ def assemble(target: Path, parts: list[Path]) -> Path:
                         out.write(block)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret
         size = os.path.getsize(tmp)
         if size != GGUF_SIZE or whole.hexdigest() != GGUF_SHA256:
             raise LocalModelError(f"the joined model has {size} bytes and sha256 {whole.hexdigest()[:16]}…, "
