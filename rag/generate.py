@@ -91,6 +91,9 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         hits = hits[:MAX_SOURCES]
         briefs = briefs_for(question, qvec, hits, sentences_of, vectors_of, idf)
     messages, prompt_hash = messages_for(question, hits, briefs)
+    if settings.llm_strategy == "decide":
+        yield from _decide(question, hits, briefs, settings, fallback, base, prompt_hash)
+        return
     pieces: list[str] = []
     try:
         for piece in llm.stream(messages, settings):
@@ -129,3 +132,28 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         notes.append(f"Added the supporting source to {checked.repaired} uncited sentence(s).")
     yield Answer(text=checked.text, citations=citations, refused=False, notes=notes, unsupported=checked.unsupported,
                  prompt_hash=prompt_hash, **base)
+
+
+def _decide(question: str, hits: list[Hit], briefs: list[str] | None, settings: Settings,
+            fallback: Callable[[str, list[str]], Answer], base: dict, prompt_hash: str) -> Iterator[str | Answer]:
+    """The LLM only says whether the sources answer (yes/no); a yes is answered by the extractive composer."""
+    sources = "\n\n".join(fenced_source(i + 1, h, briefs[i] if briefs else None) for i, h in enumerate(hits))
+    msg = load_prompts().render("decide", sources=sources, question=question)
+    try:
+        reply = llm.complete([{"role": "user", "content": msg}], settings, max_tokens=3)
+    except llm.LLMError as e:
+        log.warning("LLM decision failed: %s", e)
+        yield fallback(f"The LLM failed ({e}); this is the offline extractive answer instead.", [])
+        return
+    word = reply.strip().lower().lstrip("*\"' ")
+    if word.startswith("no"):
+        notes = list(base.pop("notes", [])) + ["The LLM judged that the sources do not answer the question."]
+        answer = Answer(text=REFUSAL_TEXT, citations=[], refused=True, notes=notes, prompt_hash=prompt_hash, **base)
+    elif word.startswith("yes"):
+        answer = fallback("The LLM judged that the sources answer the question; the answer quotes them.", [])
+        answer.mode, answer.prompt_hash = "llm", prompt_hash
+    else:
+        answer = fallback("The LLM's answer was not used: it replied neither yes nor no. "
+                          "This is the offline extractive answer instead.", [reply.strip()[:200]])
+    yield answer.text
+    yield answer
