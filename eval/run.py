@@ -22,7 +22,7 @@ from rag.config import Settings  # noqa: E402
 
 from . import gate  # noqa: E402
 from . import judge as judging  # noqa: E402
-from .gold import GOLD_PATH, coverage, load_gold  # noqa: E402
+from .gold import GOLD_PATH, coverage, in_split, load_gold  # noqa: E402
 from .report import write_reports  # noqa: E402
 from .retrieval import RETRIEVERS, rankings, summarize  # noqa: E402
 from .scoring import aggregate, score_question  # noqa: E402
@@ -72,7 +72,7 @@ def _failed_answer(question: str, error: Exception) -> dict:
 def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, limit: int | None = None,
         out_dir: str | Path | None = REPORTS_DIR, k: int = 5, thresholds_path: str | Path | None = gate.THRESHOLDS_PATH,
         progress: bool = True, answer_mode: str | None = None,
-        judge_config: judging.JudgeConfig | None = None) -> dict:
+        judge_config: judging.JudgeConfig | None = None, split: str | None = None) -> dict:
     """Answer every gold question, score answers and the three retrievers, and write the report.
 
     `answer_mode` ("auto", "llm", "extractive"; None = the settings' mode) is passed to `ask`; with `judge_config`
@@ -89,7 +89,8 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     if judge_config is not None:  # fail fast, before minutes of answering, if the judge is not there
         judging.check_endpoint(judge_config.base_url, judge_config.model, timeout=min(10.0, judge_config.call_timeout))
     settings = settings or Settings()
-    items = load_gold(gold_path, limit)
+    items = in_split(load_gold(gold_path), split)
+    items = items[:limit] if limit else items
     questions = [_normalized(i["user_input"], settings) for i in items]
     embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), [q for q in questions if q])
     loaded = get_retriever(settings, embedder)
@@ -178,6 +179,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m eval", description="Offline evaluation of the cited QA pipeline.")
     p.add_argument("--gold", type=Path, default=GOLD_PATH, help="gold questions (JSONL)")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--split", choices=("dev", "test", "all"), default=None,
+                   help="only one half of the gold set (eval.gold.split_of); default all")
     p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help="report folder")
     p.add_argument("--gate", action="store_true", help="exit 1 when a headline metric is below its minimum")
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         judge_config = judging.config_from_args(args)
         judging.check_answer_mode(args.answer_mode, settings)
         results = run(settings, args.gold, args.limit, args.out, args.k, args.thresholds, progress=not args.no_progress,
-                      answer_mode=args.answer_mode, judge_config=judge_config)
+                      answer_mode=args.answer_mode, judge_config=judge_config, split=args.split)
     except (judging.JudgeUnavailable, judging.JudgeArgumentError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
