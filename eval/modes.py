@@ -66,8 +66,16 @@ def summarize(rows: list[dict], answers: list[dict]) -> dict:
     }
 
 
+def sample(items: list[dict], answerable: int) -> list[dict]:
+    """Every unanswerable item and `answerable` others spread evenly through the list (file order kept)."""
+    others = [i for i in items if i["kind"] != "unanswerable"]
+    step = max(1, len(others) // max(1, answerable))
+    keep = {id(i) for i in others[::step][:answerable]}
+    return [i for i in items if i["kind"] == "unanswerable" or id(i) in keep]
+
+
 def run(split: str, limit: int | None = None, settings: Settings | None = None,
-        modes: tuple[str, ...] = MODES, progress: bool = True) -> dict:
+        modes: tuple[str, ...] = MODES, progress: bool = True, answerable: int | None = None) -> dict:
     """Answer the split's questions in each mode and score them; returns {mode: summary, "questions": [...]}."""
     from rag.api import ask, get_retriever
     from rag.embed import default_embedder
@@ -75,7 +83,9 @@ def run(split: str, limit: int | None = None, settings: Settings | None = None,
     from .run import CachedEmbedder
 
     settings = settings or Settings()
-    items = in_split(load_gold(GOLD_PATH), split)[:limit] if limit else in_split(load_gold(GOLD_PATH), split)
+    items = in_split(load_gold(GOLD_PATH), split)
+    items = sample(items, answerable) if answerable else items
+    items = items[:limit] if limit else items
     embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model),
                               [i["user_input"] for i in items])
     retriever = get_retriever(settings, embedder).retriever
@@ -125,17 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     """Run both modes on a split, print the table and write the report files."""
     p = argparse.ArgumentParser(prog="python -m eval.modes", description=__doc__.splitlines()[0])
     p.add_argument("--split", choices=("dev", "test", "all"), default="dev")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--sample", type=int, default=None, metavar="N",
+                   help="every unanswerable question and N answerable ones spread through the half")
     p.add_argument("--modes", default=",".join(MODES), help="comma-separated: extractive, llm, llm:write, llm:decide")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "reports")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    results = run(args.split, args.limit, modes=modes, progress=not args.no_progress)
+    results = run(args.split, args.limit, modes=modes, progress=not args.no_progress, answerable=args.sample)
     print(table(results, modes))
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"modes-{args.split}" + (f"-{args.limit}" if args.limit else "")
+    stem = f"modes-{args.split}" + (f"-{args.limit}" if args.limit else "") + (f"-s{args.sample}" if args.sample else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))
     (args.out / f"{stem}.md").write_text(f"# LLM vs extractive, {args.split} half\n\n{table(results, modes)}\n")
     return 0
