@@ -6,9 +6,9 @@ import math
 import re
 from collections.abc import Callable, Iterator
 
-from . import llm
 import numpy as np
 
+from . import llm
 from .answer import REFUSAL_TEXT, make_citation
 from .budget import MAX_SOURCES, best_sentences, brief_source, wants_people
 from .config import Settings
