@@ -48,13 +48,16 @@ def measure(questions: list[str], settings) -> dict:
     from rag.prompts import format_source
 
     sent: list[list[dict]] = []
-    real_stream = llm.stream
+    real_stream, real_complete = llm.stream, llm.complete
 
-    def recording_stream(messages, settings, max_tokens=None):
-        sent.append(messages)
-        return real_stream(messages, settings, max_tokens)
+    def recording(call):
+        def wrapper(messages, settings, max_tokens=None):
+            sent.append(messages)
+            return call(messages, settings, max_tokens)
+        return wrapper
 
-    llm.stream = recording_stream  # to count the prompt's tokens afterwards, outside the timing
+    # To count the prompt's tokens afterwards, outside the timing ("decide" completes, "write" streams).
+    llm.stream, llm.complete = recording(real_stream), recording(real_complete)
 
     is_generic = generic_checker(get_retriever(settings).retriever.idf)
     rows = []
@@ -84,7 +87,7 @@ def measure(questions: list[str], settings) -> dict:
                      "chars": len(raw), "prompt_tokens": tokens, "load": os.getloadavg()[0]})
         print(f"  {total:6.2f} s  ttft {first or 0:5.2f} s  prompt {tokens or 0:5d} tok  check {check_ms:5.2f} ms  "
               f"load {os.getloadavg()[0]:4.1f}  {final.mode:10s} {q[:50]}")
-    llm.stream = real_stream
+    llm.stream, llm.complete = real_stream, real_complete
     return {"rows": rows}
 
 
@@ -95,32 +98,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-url", default=None,
                     help="an OpenAI-compatible endpoint (default: start the embedded local model)")
     ap.add_argument("--model", default=None, help="model name for --base-url")
+    ap.add_argument("--strategy", choices=("auto", "write", "decide"), default="auto",
+                    help="RAG_LLM_STRATEGY for the run (auto: decide for the local model, write for --base-url)")
     args = ap.parse_args(argv)
     from rag.config import Settings
 
-    server = None
     if args.base_url:
         os.environ["OPENAI_BASE_URL"] = args.base_url
+        os.environ.setdefault("OPENAI_API_KEY", "local")
         model = args.model or Settings().llm_model
-    else:
-        from rag.serve import start_server
+    else:  # the embedded default, exactly as `ask()` runs it: this process's managed llama.cpp server
+        for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+            os.environ.pop(var, None)
+    settings = Settings(local_llm=True, llm_timeout=600, llm_strategy=args.strategy,
+                        **({"llm_model": model} if args.base_url else {}))
+    from rag import llm
+    from rag.api import ask
+    from rag.generate import strategy
 
-        from rag.serve import LOCAL_THREADS
-
+    if not args.base_url:
         t = time.perf_counter()
-        server = start_server(n_threads=LOCAL_THREADS)
-        print(f"local {server.model} server ready in {time.perf_counter() - t:.1f} s")
-        os.environ["OPENAI_BASE_URL"], model = server.base_url, server.model
-    os.environ.setdefault("OPENAI_API_KEY", "local")
+        model = llm.endpoint(settings).model  # starts the local server (and joins the model on first use)
+        print(f"local {model} server ready in {time.perf_counter() - t:.1f} s")
     try:
-        settings = Settings(llm_model=model, llm_timeout=120)
-        from rag.api import ask
-
         ask("warm-up: which paper won the best paper award?", settings=settings, mode="extractive")
         out = measure(_questions(args.questions), settings)
     finally:
-        if server:
-            server.stop()
+        from rag.serve import stop_managed_server
+
+        stop_managed_server()
+    out["strategy"] = strategy(settings)
     rows = out["rows"]
     summary = {}
     for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load"):

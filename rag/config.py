@@ -57,9 +57,10 @@ class Settings(BaseSettings):
     local_llm_threads: int = Field(
         0, ge=0, description="Threads of the local model's llama.cpp server; 0 = all cores (up to 4). Use 1 on a "
                              "machine whose cores other work keeps busy: llama.cpp's threads wait for each other.")
-    llm_strategy: Literal["write", "decide"] = Field(
-        "write", description="write: the LLM writes the cited answer; decide: the LLM only says whether the sources "
-                             "answer, and the extractive composer writes the answer.")
+    llm_strategy: Literal["auto", "write", "decide"] = Field(
+        "auto", description="write: the LLM writes the cited answer; decide: the LLM only says whether the sources "
+                            "answer and the extractive composer writes it; auto: decide for the embedded local "
+                            "model, write for a configured endpoint.")
     llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call (retries included) is abandoned.")
     llm_max_retries: int = Field(2, ge=0, description="Retries on HTTP 429, 5xx and dropped connections.")
     llm_max_tokens: int = Field(400, ge=16, description="Upper bound on tokens in an LLM answer.")

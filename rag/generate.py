@@ -78,6 +78,13 @@ def briefs_for(question: str, qvec: np.ndarray, hits: list[Hit], sentences_of: C
     return [brief_source(i + 1, h, p, people) for i, (h, p) in enumerate(zip(hits, picked))]
 
 
+def strategy(settings: Settings) -> str:
+    """How the LLM takes part: "write" the answer, or "decide" whether the sources answer (auto: by model size)."""
+    if settings.llm_strategy != "auto":
+        return settings.llm_strategy
+    return "decide" if llm.uses_local_model() else "write"
+
+
 def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
                idf: Callable[[str], float], settings: Settings, fallback: Callable[[str, list[str]], Answer],
                base: dict, qvec: np.ndarray | None = None,
@@ -91,7 +98,7 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         hits = hits[:MAX_SOURCES]
         briefs = briefs_for(question, qvec, hits, sentences_of, vectors_of, idf)
     messages, prompt_hash = messages_for(question, hits, briefs)
-    if settings.llm_strategy == "decide":
+    if strategy(settings) == "decide":
         yield from _decide(question, hits, briefs, settings, fallback, base, prompt_hash)
         return
     pieces: list[str] = []

@@ -107,6 +107,11 @@ class Endpoint:
     model: str
 
 
+def uses_local_model() -> bool:
+    """True when LLM calls go to the embedded local model (no OPENAI_BASE_URL or OPENAI_API_KEY set)."""
+    return not (os.environ.get("OPENAI_BASE_URL", "").strip() or os.environ.get("OPENAI_API_KEY", "").strip())
+
+
 def endpoint(settings: Settings) -> Endpoint:
     """The configured endpoint, or this process's local server (started now if needed); LLMError if it can't start."""
     base = os.environ.get("OPENAI_BASE_URL", "").strip() or None

@@ -54,8 +54,18 @@ def test_unanswerable_question_is_declined_by_the_local_model(local_settings):
     assert a.mode == "llm", a.notes
 
 
-def test_stream_gives_sources_first_then_pieces_then_the_checked_answer(local_settings):
-    items = list(ask_stream("What problem does OPKV address?", settings=local_settings, sources=True))
+def test_auto_strategy_for_the_local_model_is_decide(local_settings):
+    from rag.generate import strategy
+
+    assert strategy(local_settings) == "decide"
+    a = ask("What speedup does BLASST report for prefill and decode?", settings=local_settings)
+    assert a.mode == "llm" and "judged that the sources answer" in " ".join(a.notes), a.notes
+    assert "1.62" in a.text and a.citations
+
+
+def test_write_strategy_streams_sources_first_then_pieces_then_the_checked_answer(local_settings):
+    settings = local_settings.model_copy(update={"llm_strategy": "write"})
+    items = list(ask_stream("What problem does OPKV address?", settings=settings, sources=True))
     assert isinstance(items[0], Retrieved) and items[0].hits
     pieces = [i for i in items[1:-1] if isinstance(i, str)]
     assert len(pieces) >= 2  # token by token, not one blob
