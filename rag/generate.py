@@ -66,6 +66,11 @@ def rewrite_with_llm(question: str, history: list[tuple[str, str]], settings: Se
     context = set(content_tokens(question + " " + " ".join(q + " " + a for q, a in history[-3:])))
     if not line or len(line) > 300 or not set(content_tokens(line)) & context:
         return rewrite_offline(question, history), "Follow-up rewritten offline: the LLM's rewrite was unusable."
+    # A rewrite must carry something over from the earlier questions (the 1.5B local model turned "and who wrote
+    # it?" after a refusal into "Who wrote the documents?"): else the offline rewrite keeps the subject.
+    prior = set(content_tokens(" ".join(q for q, _ in history[-3:]))) - set(content_tokens(question))
+    if prior and not set(content_tokens(line)) & prior:
+        return rewrite_offline(question, history), "Follow-up rewritten offline: the LLM's rewrite lost the subject."
     return line, None
 
 
