@@ -47,7 +47,7 @@ def summarize(rows: list[dict], answers: list[dict]) -> dict:
     """Own metrics plus false refusals, fallbacks and times for one mode."""
     agg = aggregate(rows)["overall"]
     answerable = [r for r in rows if not r["unanswerable"]]
-    asked = [a for a in answers if a.get("route") is None and a.get("contexts")]
+    asked = [a for a in answers if a.get("route") in (None, "passages") and a.get("contexts")]
     reasons = Counter(r for r in (fallback_reason(a.get("notes", [])) for a in asked) if r)
     times = sorted(a.get("timings_ms", {}).get("total", 0) / 1000 for a in answers)
     return {
