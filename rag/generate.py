@@ -6,8 +6,11 @@ import math
 import re
 from collections.abc import Callable, Iterator
 
+import numpy as np
+
 from . import claims, llm
 from .answer import REFUSAL_TEXT, make_citation
+from .budget import MAX_SOURCES, best_sentences, brief_source, wants_people
 from .config import Settings
 from .followup import rewrite as rewrite_offline
 from .grounding import best_sentence, check_answer
@@ -63,16 +66,16 @@ def instructions_text() -> str:
 _SOURCE_TAG = re.compile(r"<(/?\s*source\b)", re.I)
 
 
-def fenced_source(n: int, hit: Hit) -> str:
+def fenced_source(n: int, hit: Hit, text: str | None = None) -> str:
     """One numbered source inside <source id="n"> ... </source>; a tag inside its text cannot close the fence."""
-    body = _SOURCE_TAG.sub(r"‹\1", format_source(n, hit))
+    body = _SOURCE_TAG.sub(r"‹\1", text if text is not None else format_source(n, hit))
     return f'<source id="{n}">\n{body}\n</source>'
 
 
-def messages_for(question: str, hits: list[Hit]) -> tuple[list[dict], str]:
-    """Chat messages for answering `question` from `hits`, and the prompt hash."""
+def messages_for(question: str, hits: list[Hit], briefs: list[str] | None = None) -> tuple[list[dict], str]:
+    """Chat messages for answering `question` from `hits` (as `briefs`, when given), and the prompt hash."""
     prompts = load_prompts()
-    sources = "\n\n".join(fenced_source(i + 1, h) for i, h in enumerate(hits))
+    sources = "\n\n".join(fenced_source(i + 1, h, briefs[i] if briefs else None) for i, h in enumerate(hits))
     return ([{"role": "system", "content": prompts.render("system", refusal=REFUSAL_TEXT)},
              {"role": "user", "content": prompts.render("answer", sources=sources, question=question,
                                                          refusal=REFUSAL_TEXT)}],
@@ -92,15 +95,47 @@ def rewrite_with_llm(question: str, history: list[tuple[str, str]], settings: Se
     context = set(content_tokens(question + " " + " ".join(q + " " + a for q, a in history[-3:])))
     if not line or len(line) > 300 or not set(content_tokens(line)) & context:
         return rewrite_offline(question, history), "Follow-up rewritten offline: the LLM's rewrite was unusable."
+    # A rewrite must carry something over from the earlier questions (the 1.5B local model turned "and who wrote
+    # it?" after a refusal into "Who wrote the documents?"): else the offline rewrite keeps the subject.
+    prior = set(content_tokens(" ".join(q for q, _ in history[-3:]))) - set(content_tokens(question))
+    if prior and not set(content_tokens(line)) & prior:
+        return rewrite_offline(question, history), "Follow-up rewritten offline: the LLM's rewrite lost the subject."
     return line, None
+
+
+def briefs_for(question: str, qvec: np.ndarray, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
+               vectors_of: Callable[[Hit], np.ndarray], idf: Callable[[str], float]) -> list[str]:
+    """Each hit as the prompt shows it: title (authors for people questions) and its best sentences."""
+    sents = [sentences_of(h) for h in hits]
+    picked = best_sentences(question, qvec, hits, sents, [vectors_of(h) for h in hits], idf)
+    people = wants_people(question)
+    return [brief_source(i + 1, h, p, people) for i, (h, p) in enumerate(zip(hits, picked))]
+
+
+def strategy(settings: Settings) -> str:
+    """How the LLM takes part: "write" the answer, or "decide" whether the sources answer (auto: by model size)."""
+    if settings.llm_strategy != "auto":
+        return settings.llm_strategy
+    return "decide" if llm.uses_local_model() else "write"
 
 
 def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
                idf: Callable[[str], float], settings: Settings, fallback: Callable[[str, list[str]], Answer],
                base: dict, lowercase: frozenset[str] | None = None,
-               vocabulary: set[str] | None = None) -> Iterator[str | Answer]:
-    """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note)."""
-    messages, prompt_hash = messages_for(question, hits)
+               vocabulary: set[str] | None = None, qvec: np.ndarray | None = None,
+               vectors_of: Callable[[Hit], np.ndarray] | None = None) -> Iterator[str | Answer]:
+    """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note).
+
+    With the question vector and sentence vectors, the prompt holds the top passages' best sentences only.
+    """
+    briefs = None
+    if qvec is not None and vectors_of is not None:
+        hits = hits[:MAX_SOURCES]
+        briefs = briefs_for(question, qvec, hits, sentences_of, vectors_of, idf)
+    messages, prompt_hash = messages_for(question, hits, briefs)
+    if strategy(settings) == "decide":
+        yield from _decide(question, hits, briefs, settings, fallback, base, prompt_hash)
+        return
     pieces: list[str] = []
     try:
         for piece in llm.stream(messages, settings):
@@ -140,3 +175,28 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         notes.append(f"Added the supporting source to {checked.repaired} uncited sentence(s).")
     yield Answer(text=checked.text, citations=citations, refused=False, notes=notes, unsupported=checked.unsupported,
                  prompt_hash=prompt_hash, **base)
+
+
+def _decide(question: str, hits: list[Hit], briefs: list[str] | None, settings: Settings,
+            fallback: Callable[[str, list[str]], Answer], base: dict, prompt_hash: str) -> Iterator[str | Answer]:
+    """The LLM only says whether the sources answer (yes/no); a yes is answered by the extractive composer."""
+    sources = "\n\n".join(fenced_source(i + 1, h, briefs[i] if briefs else None) for i, h in enumerate(hits))
+    msg = load_prompts().render("decide", sources=sources, question=question)
+    try:
+        reply = llm.complete([{"role": "user", "content": msg}], settings, max_tokens=3)
+    except llm.LLMError as e:
+        log.warning("LLM decision failed: %s", e)
+        yield fallback(f"The LLM failed ({e}); this is the offline extractive answer instead.", [])
+        return
+    word = reply.strip().lower().lstrip("*\"' ")
+    if word.startswith("no"):
+        notes = list(base.pop("notes", [])) + ["The LLM judged that the sources do not answer the question."]
+        answer = Answer(text=REFUSAL_TEXT, citations=[], refused=True, notes=notes, prompt_hash=prompt_hash, **base)
+    elif word.startswith("yes"):
+        answer = fallback("The LLM judged that the sources answer the question; the answer quotes them.", [])
+        answer.mode, answer.prompt_hash = "llm", prompt_hash
+    else:
+        answer = fallback("The LLM's answer was not used: it replied neither yes nor no. "
+                          "This is the offline extractive answer instead.", [reply.strip()[:200]])
+    yield answer.text
+    yield answer

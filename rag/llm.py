@@ -35,6 +35,10 @@ class LLMStatus:
     base_url: str | None
     reason: str
     requested: str = "auto"
+    local: bool = False  # the embedded local model, served by this process's own llama.cpp server
+
+
+LOCAL_ENDPOINT = "local llama.cpp server (loopback, started on first use)"
 
 
 def redact_url(url: str) -> str:
@@ -48,8 +52,19 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def local_model_available() -> bool:
+    """True when llama.cpp's server and the embedded model's part packages are installed (no hashing)."""
+    import importlib.util
+
+    from .local_model import parts_installed
+
+    return all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn", "sse_starlette")) \
+        and parts_installed()
+
+
 def llm_status(settings: Settings | None = None, mode: str | None = None) -> LLMStatus:
-    """The mode `ask()` will use: LLM when OPENAI_BASE_URL or OPENAI_API_KEY is set, unless forced either way."""
+    """The mode `ask()` will use: an endpoint when OPENAI_BASE_URL or OPENAI_API_KEY is set, else the local model
+    when it is installed, else offline extraction; `mode` or RAG_MODE can force either way."""
     settings = settings or Settings()
     requested = mode or settings.mode
     if requested not in ("auto", "llm", "extractive"):
@@ -58,9 +73,19 @@ def llm_status(settings: Settings | None = None, mode: str | None = None) -> LLM
     if requested == "extractive":
         return LLMStatus("extractive", None, None, "Offline extractive mode was requested.", requested)
     if not (base or key):
-        why = ("LLM mode was requested but no LLM is configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY)."
-               if requested == "llm" else
-               "No LLM is configured (OPENAI_BASE_URL and OPENAI_API_KEY are unset), so answers are extracted offline.")
+        from .local_model import MODEL_LABEL, MODEL_NAME
+
+        if settings.local_llm and local_model_available():
+            return LLMStatus("llm", MODEL_NAME, LOCAL_ENDPOINT,
+                             f"No endpoint is configured (OPENAI_BASE_URL and OPENAI_API_KEY are unset) and the "
+                             f"local model is installed, so answers come from {MODEL_LABEL} on this machine.",
+                             requested, local=True)
+        missing = ("the local model is turned off (RAG_LOCAL_LLM=0)" if not settings.local_llm else
+                   "the local model is not installed (pip install 'mlsys-rag[local-llm]')")
+        why = (f"LLM mode was requested but no LLM is configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY) and "
+               f"{missing}." if requested == "llm" else
+               f"No LLM is configured (OPENAI_BASE_URL and OPENAI_API_KEY are unset) and {missing}, "
+               "so answers are extracted offline.")
         return LLMStatus("extractive", None, None, why, requested)
     url = redact_url(base) if base else DEFAULT_BASE_URL
     source = "OPENAI_BASE_URL" if base else "OPENAI_API_KEY"
@@ -73,11 +98,41 @@ def _scrub(text: str) -> str:
     return text.replace(key, "***") if key and len(key) >= 4 else text
 
 
-def _client(timeout: float):
-    """The client for the configured endpoint with this call's timeout; one connection pool per endpoint and key."""
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one call goes: base URL (None = OpenAI), key and model name."""
+
+    base_url: str | None
+    key: str
+    model: str
+
+
+def uses_local_model() -> bool:
+    """True when LLM calls go to the embedded local model (no OPENAI_BASE_URL or OPENAI_API_KEY set)."""
+    return not (os.environ.get("OPENAI_BASE_URL", "").strip() or os.environ.get("OPENAI_API_KEY", "").strip())
+
+
+def endpoint(settings: Settings) -> Endpoint:
+    """The configured endpoint, or this process's local server (started now if needed); LLMError if it can't start."""
     base = os.environ.get("OPENAI_BASE_URL", "").strip() or None
-    key = os.environ.get("OPENAI_API_KEY", "").strip() or "not-needed"  # local servers accept any key
-    return _pooled_client(base, key).with_options(timeout=timeout)
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if base or key:
+        return Endpoint(base, key or "not-needed", settings.llm_model)  # local servers accept any key
+    from .local_model import LocalModelError
+    from .serve import managed_server
+
+    try:
+        server = managed_server(settings.cache_dir, settings.local_llm_threads)
+    except LocalModelError as e:
+        raise LLMError(f"the local model is not usable: {e}") from None
+    except (OSError, RuntimeError) as e:  # no llama.cpp, the server died or never became ready
+        raise LLMError(f"the local LLM server could not start ({str(e).splitlines()[0][:200]})") from None
+    return Endpoint(server.base_url, "local", server.model)
+
+
+def _client(ep: Endpoint, timeout: float):
+    """The client for this endpoint with this call's timeout; one connection pool per endpoint and key."""
+    return _pooled_client(ep.base_url, ep.key).with_options(timeout=timeout)
 
 
 @lru_cache(maxsize=4)
@@ -107,7 +162,7 @@ def _describe(exc: Exception) -> str:
     return _scrub(f"the LLM call failed ({exc.__class__.__name__}: {exc})"[:300])
 
 
-def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: int, deadline: float):
+def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: int, deadline: float, ep: Endpoint):
     """Send the request, retrying 429/5xx/connection errors with jittered backoff until the deadline."""
     attempt = 0
     while True:
@@ -115,8 +170,8 @@ def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: in
         if remaining <= 0.05:
             raise LLMError("the LLM request timed out")
         try:
-            return _client(remaining).chat.completions.create(
-                model=settings.llm_model, messages=messages, temperature=settings.llm_temperature,
+            return _client(ep, remaining).chat.completions.create(
+                model=ep.model, messages=messages, temperature=settings.llm_temperature,
                 max_tokens=max_tokens, stream=stream)
         except Exception as e:  # noqa: BLE001 - every failure becomes an LLMError or a retry
             why = _describe(e)
@@ -130,15 +185,17 @@ def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: in
 
 def complete(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> str:
     """The full text of one chat completion, within the settings' timeout however the endpoint stalls."""
+    ep = endpoint(settings)  # starting the local server is a one-off, not part of this call's deadline
+
     def one() -> Iterator[str]:
-        yield _complete(messages, settings, max_tokens)
+        yield _complete(messages, settings, max_tokens, ep)
 
     return "".join(within_timeout(one(), settings.llm_timeout))
 
 
-def _complete(messages: list[dict], settings: Settings, max_tokens: int | None) -> str:
+def _complete(messages: list[dict], settings: Settings, max_tokens: int | None, ep: Endpoint) -> str:
     deadline = time.monotonic() + settings.llm_timeout
-    resp = _open(messages, settings, False, max_tokens or settings.llm_max_tokens, deadline)
+    resp = _open(messages, settings, False, max_tokens or settings.llm_max_tokens, deadline, ep)
     try:
         text = resp.choices[0].message.content
     except (AttributeError, IndexError, TypeError):
@@ -150,12 +207,13 @@ def _complete(messages: list[dict], settings: Settings, max_tokens: int | None) 
 
 def stream(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> Iterator[str]:
     """Yield text pieces of a streamed chat completion; raise LLMError on failure, stall or deadline."""
-    return within_timeout(_stream(messages, settings, max_tokens), settings.llm_timeout)
+    ep = endpoint(settings)  # raises LLMError now, before any piece, when the local server cannot start
+    return within_timeout(_stream(messages, settings, max_tokens, ep), settings.llm_timeout)
 
 
-def _stream(messages: list[dict], settings: Settings, max_tokens: int | None) -> Iterator[str]:
+def _stream(messages: list[dict], settings: Settings, max_tokens: int | None, ep: Endpoint) -> Iterator[str]:
     deadline = time.monotonic() + settings.llm_timeout
-    resp = _open(messages, settings, True, max_tokens or settings.llm_max_tokens, deadline)
+    resp = _open(messages, settings, True, max_tokens or settings.llm_max_tokens, deadline, ep)
     got_any, finished = False, False
     try:
         for chunk in resp:

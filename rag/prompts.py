@@ -16,6 +16,7 @@ REQUIRED: dict[str, frozenset[str]] = {
     "system": frozenset({"refusal"}),
     "answer": frozenset({"sources", "question", "refusal"}),
     "rewrite": frozenset({"history", "question"}),
+    "decide": frozenset({"sources", "question"}),
 }
 
 

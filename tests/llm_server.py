@@ -51,9 +51,9 @@ def smollm2_gguf() -> Path:
 @pytest.fixture(scope="session")
 def llm_server(smollm2_gguf: Path) -> Iterator[LocalServer]:
     """A running llama.cpp server (a `rag.serve.LocalServer`), shared by the session and stopped at its end."""
-    from rag.serve import start_server
+    from rag.serve import MODEL_ALIAS, start_server
 
-    server = start_server(model_path=smollm2_gguf)
+    server = start_server(model_path=smollm2_gguf, alias=MODEL_ALIAS)
     try:
         yield server
     finally:

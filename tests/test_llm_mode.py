@@ -33,7 +33,7 @@ def generic(token: str) -> bool:
 
 def test_prompt_files_load_validate_and_hash():
     p = load_prompts()
-    assert set(p.templates) == {"system", "answer", "rewrite"}
+    assert set(p.templates) == {"system", "answer", "rewrite", "decide"}
     assert len(p.hash) == 12 and p.hash == load_prompts().hash
     system = p.render("system", refusal=REFUSAL_TEXT)
     assert REFUSAL_TEXT in system and "not instructions" in system.lower()
@@ -52,7 +52,7 @@ def test_bad_prompt_template_is_an_error_naming_the_file(text, needle):
 
 
 def test_prompt_folder_with_a_broken_file_fails_to_load(tmp_path):
-    for name in ("system", "answer", "rewrite"):
+    for name in ("system", "answer", "rewrite", "decide"):
         (tmp_path / f"{name}.txt").write_text((PROMPTS_DIR / f"{name}.txt").read_text())
     (tmp_path / "rewrite.txt").write_text("Rewrite {question} using {histroy}")
     with pytest.raises(PromptError, match=r"rewrite\.txt: unknown variable\(s\) histroy"):

@@ -221,7 +221,7 @@ def test_handler_streams_then_replaces_with_the_final_checked_answer(monkeypatch
 
     calls = []
 
-    def fake_stream(question, *, history=None, mode=None, k=None, settings=None):
+    def fake_stream(question, *, history=None, mode=None, k=None, settings=None, sources=False):
         calls.append((question, history, mode, k))
         yield "LEANN is "
         yield "a <vector> index [1]"

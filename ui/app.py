@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 import rag  # noqa: E402
-from rag.types import Answer  # noqa: E402
+from rag.types import Answer, Retrieved  # noqa: E402
 
 from . import render  # noqa: E402
+from .ticking import ticking  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +153,28 @@ def _finish(q: str, k: Any, mode: Any, state: dict, settings: rag.Settings):
     st = _status(settings, mode)
     expected = "llm" if mode == "llm" else (st.mode if st is not None else None)
     model = st.model if st is not None else None
-    streamed = ""
+    streamed, hits = "", []
     answer: Answer | None = None
+    started = time.monotonic()
     try:
-        for item in rag.ask_stream(q, history=history, mode=mode_val, k=k_val, settings=settings):
-            if isinstance(item, str):
+        items = rag.ask_stream(q, history=history, mode=mode_val, k=k_val, settings=settings, sources=True)
+        for item in ticking(items):
+            if isinstance(item, Retrieved):
+                hits = item.hits
+            elif isinstance(item, str):
                 streamed += item
-                messages = messages[:-1] + [_msg("assistant", render.render_streaming(streamed))]
-                yield messages, {**state, "messages": messages}, gr.skip()
             elif isinstance(item, Answer):
                 answer = item
+                continue
+            if expected == "llm":  # the time so far and the passages found, while the model reads and writes
+                bubble = render.render_streaming(streamed, elapsed=time.monotonic() - started, hits=hits,
+                                                 model=model, prefix=f"s{turn}")
+            elif item is None or not streamed:
+                continue
+            else:
+                bubble = render.render_streaming(streamed)
+            messages = messages[:-1] + [_msg("assistant", bubble)]
+            yield messages, {**state, "messages": messages}, gr.skip()
         if answer is None:
             raise RuntimeError("ask_stream ended without a final answer")
         final = render.render_answer(answer, prefix=f"a{turn}", expected_mode=expected, model=model)
@@ -246,6 +260,7 @@ def build_app(settings: rag.Settings | None = None) -> gr.Blocks:
                                      show_label=False, lines=1, max_lines=6, scale=8, autofocus=True,
                                      elem_id="rag-input", container=False)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-send")
+                    stop = gr.Button("Stop", variant="stop", scale=1, min_width=70, elem_id="rag-stop")
 
         outputs = [chatbot, state, box]
         # The API endpoint (/ask) does it all in one call; it hangs off a hidden button so the page's own
@@ -280,6 +295,18 @@ def build_app(settings: rag.Settings | None = None) -> gr.Blocks:
             return [[], _new_state()] + [gr.update(value="", interactive=True)] + \
                 [gr.update(interactive=True)] * (len(lockable) - 1)
 
+        def _stop(st):
+            st = st if st and "messages" in st else _new_state()
+            messages = list(st["messages"])
+            if messages and messages[-1]["role"] == "assistant" and \
+                    any(c in messages[-1]["content"] for c in ("rag-pending", "rag-streaming")):
+                messages[-1] = _msg("assistant", render.render_message(
+                    "Stopped.", "You stopped this answer before its citations were checked, so none of it is shown.",
+                    kind="info"))
+            return [messages, {**st, "messages": messages, "pending": None}] + [gr.update(interactive=True)] * len(lockable)
+
+        # Stop ends the answer on its way (the model stops generating when its stream is closed).
+        stop.click(_stop, [state], [chatbot, state, *lockable], api_visibility="private", queue=False, cancels=running)
         # Starting over also stops an answer that is still streaming.
         clear.click(_clear, None, [chatbot, state, *lockable], api_visibility="private", queue=False, cancels=running)
         chatbot.clear(_clear, None, [chatbot, state, *lockable], api_visibility="private", queue=False,

@@ -266,10 +266,17 @@ def render_pending() -> str:
             "Searching the MLSys 2026 documents…</div>")
 
 
-def render_streaming(text: str) -> str:
-    """Text streamed so far (not yet citation-checked), escaped, with a cursor."""
+def render_streaming(text: str, *, elapsed: float | None = None, hits: Sequence[Hit] = (),
+                     model: str | None = None, prefix: str = "s") -> str:
+    """Text streamed so far (not yet citation-checked) with a cursor, the time so far, and the passages found."""
+    who = esc(model) if model else "The model"
+    doing = f"{who} is writing" if text else f"{who} is reading {len(hits)} passage{'s' if len(hits) != 1 else ''}"
+    clock = f" · {elapsed:.1f} s" if elapsed is not None else ""
+    found = (f'<details class="rag-others" open><summary>Passages found <span class="rag-count">{len(hits)}'
+             f'</span></summary>{"".join(hit_card(h, f"{prefix}-f") for h in hits)}</details>') if hits else ""
     return (f'<div class="rag-answer rag-streaming"><div class="rag-text">{esc(text).replace(chr(10), "<br>")}'
-            '<span class="rag-cursor"></span></div><div class="rag-meta">checking citations…</div></div>')
+            f'<span class="rag-cursor"></span></div><div class="rag-meta rag-elapsed">{doing}{clock}; '
+            f"citations are checked when it finishes…</div>{found}</div>")
 
 
 def render_message(title: str, detail: str = "", *, kind: str = "error") -> str:
