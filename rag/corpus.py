@@ -6,7 +6,6 @@ import logging
 import re
 from pathlib import Path
 
-from .aliases import LINKS_FILE, apply_links, read_links
 from .text import STOPWORDS, clean_latex, fold, slug
 from .types import Chunk
 
@@ -250,27 +249,12 @@ def parse_tweets(raw: str, source: str = "tweets.txt") -> list[Chunk]:
 
 
 # ---------------------------------------------------------------- corpus
-LOADERS = {
-    "posters.json": parse_posters,
-    "research_preview.txt": parse_preview,
-    "poster_notes.txt": parse_notes,
-    "tweets.txt": parse_tweets,
-}
-
-
 def load_corpus(corpus_dir: Path) -> list[Chunk]:
-    """Read every known document in corpus_dir and chunk it; files are only read, never written."""
-    chunks: list[Chunk] = []
-    missing = [name for name in LOADERS if not (corpus_dir / name).exists()]
-    if len(missing) == len(LOADERS):
-        raise FileNotFoundError(f"No corpus documents found in {corpus_dir}; expected {', '.join(LOADERS)}.")
-    for name in missing:
-        log.warning("corpus file %s is missing from %s; continuing without it", name, corpus_dir)
-    for name, loader in LOADERS.items():
-        path = corpus_dir / name
-        if path.exists():
-            chunks.extend(loader(path.read_text(encoding="utf-8")))
-    ids = [c.id for c in chunks]
-    if len(ids) != len(set(ids)):
-        raise ValueError("duplicate chunk ids in corpus")
-    return apply_links(chunks, read_links(corpus_dir / LINKS_FILE))
+    """Chunk every file of corpus_dir that a source accepts (see rag.sources); files are only read, never written."""
+    from .sources import load_folder
+
+    loaded = load_folder(Path(corpus_dir))
+    if not loaded.files:
+        raise FileNotFoundError(f"No corpus documents found in {corpus_dir}"
+                                + (f"; skipped: {', '.join(loaded.skipped)}" if loaded.skipped else "") + ".")
+    return loaded.chunks

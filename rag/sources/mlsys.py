@@ -8,11 +8,12 @@ from ..corpus import PREVIEW_SECTIONS, parse_notes, parse_posters, parse_preview
 from ..types import Chunk
 from .base import FileView
 
-MIN_PREVIEW_SECTIONS = 5  # of the article's 8 section headings, standing alone on their lines
-MIN_TOPICS = 3  # numbered topic headings in a notes file
+MIN_PREVIEW_SECTIONS = 3  # of the article's 8 section headings on lines of their own, besides a "- [n]" source line
+MIN_TOPICS = 2  # numbered topic headings with entries under them in a notes file
 MIN_TWEETS = 3  # blank-line-separated blocks on a tweet page
 TWEET_SHARE = 0.5  # share of blocks that carry a hashtag, a mention or a link
 _TOPIC_LINE = re.compile(r"^(\d{1,2})\.\s+\S.{0,76}$")
+_SOURCE_LINE = re.compile(r"^-\s*\[\d+\]\s", re.M)
 _SOCIAL = re.compile(r"(?:^|\s)[#@]\w+|https?://\S+")
 
 
@@ -54,12 +55,12 @@ class PreviewSource:
     name = "research-preview"
 
     def check(self, file: FileView) -> str | None:
-        """None when most of the article's section headings stand alone on lines."""
+        """None when the article's section headings stand alone on lines and it lists numbered sources."""
         if file.suffix not in ("txt", ""):
             return "not a .txt file"
         found = set(_lines(file)) & set(PREVIEW_SECTIONS)
-        if len(found) < MIN_PREVIEW_SECTIONS:
-            return f"{len(found)} of the preview's section headings, needs {MIN_PREVIEW_SECTIONS}"
+        if len(found) < MIN_PREVIEW_SECTIONS or not _SOURCE_LINE.search(file.text):
+            return f"{len(found)} of the preview's section headings (needs {MIN_PREVIEW_SECTIONS}) and a '- [n]' source list"
         return None
 
     def load(self, file: FileView) -> list[Chunk]:
