@@ -48,6 +48,7 @@ def _settings(args: argparse.Namespace):
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .api import build_index
+    from .collection import load_collection
     from .index import IndexError_, check_fresh, read_manifest
     from .sources.registry import assign
 
@@ -63,7 +64,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             pass
     path = build_index(settings, progress=not args.quiet)
     manifest = json.loads((path / "manifest.json").read_text())
-    print(f"Built index {manifest['fingerprint']} at {path}: {manifest['chunk_count']} chunks, "
+    print(f"Built index {manifest['fingerprint']} of {load_collection(settings.corpus_dir).name} at {path}: "
+          f"{manifest['chunk_count']} chunks, "
           f"{manifest['sentence_count']} sentences, {manifest['build_seconds']} s.")
     return 0
 

@@ -141,3 +141,15 @@ def test_mlsys_shapes_are_recognised_under_any_name(tmp_path, name, shape):
     (tmp_path / f"renamed{Path(name).suffix}").write_bytes((ROOT / "corpus" / name).read_bytes())
     order, skipped = assign(tmp_path)
     assert [s.name for _, s in order] == [shape] and not skipped
+
+
+def test_collection_name_from_toml_or_folder(tmp_path):
+    from rag.collection import load_collection
+
+    assert load_collection(ROOT / "corpus").name == "MLSys 2026"
+    assert load_collection(tmp_path).name == tmp_path.name
+    (tmp_path / "collection.toml").write_text('name = "ICLR 2018"\ndescription = "ICLR 2018 submissions"\n')
+    c = load_collection(tmp_path)
+    assert (c.name, c.description) == ("ICLR 2018", "ICLR 2018 submissions")
+    (tmp_path / "collection.toml").write_text("name = [broken")
+    assert load_collection(tmp_path).name == tmp_path.name
