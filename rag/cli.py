@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,12 +37,24 @@ class _Redact(logging.Filter):
         return True
 
 
+def _settings(args: argparse.Namespace):
+    """Settings with the command's --corpus and --index folders, when given."""
+    from .config import Settings
+
+    overrides = {k: v for k, v in (("corpus_dir", getattr(args, "corpus", None)),
+                                   ("index_dir", getattr(args, "index", None))) if v is not None}
+    return Settings(**overrides)
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from .api import build_index
-    from .config import Settings
+    from .collection import load_collection
     from .index import IndexError_, check_fresh, read_manifest
+    from .sources.registry import assign
 
-    settings = Settings()
+    settings = _settings(args)
+    for name, why in assign(settings.corpus_dir)[1].items():
+        print(f"Skipped {name}: {why}", file=sys.stderr)
     if not args.force:
         try:
             check_fresh(read_manifest(settings.index_dir), settings)
@@ -51,7 +64,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             pass
     path = build_index(settings, progress=not args.quiet)
     manifest = json.loads((path / "manifest.json").read_text())
-    print(f"Built index {manifest['fingerprint']} at {path}: {manifest['chunk_count']} chunks, "
+    print(f"Built index {manifest['fingerprint']} of {load_collection(settings.corpus_dir).name} at {path}: "
+          f"{manifest['chunk_count']} chunks, "
           f"{manifest['sentence_count']} sentences, {manifest['build_seconds']} s.")
     return 0
 
@@ -78,11 +92,9 @@ def _format_answer(answer) -> str:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from .api import ask, validate_question
-    from .config import Settings
-
     from .llm import llm_status
 
-    settings = Settings()
+    settings = _settings(args)
     validate_question(args.question, settings)  # a bad question is one line on stderr, before anything else
     status = llm_status(settings, args.mode)
     if not args.json:
@@ -200,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mode", choices=["auto", "llm", "extractive"], default=None,
                    help="answer with the LLM or offline (default: RAG_MODE, auto = LLM if configured)")
     a.set_defaults(func=_cmd_ask)
+    for sp in (b, a):
+        sp.add_argument("--corpus", type=Path, default=None, metavar="DIR",
+                        help="corpus folder: any files the sources accept (default RAG_CORPUS_DIR or corpus/)")
+        sp.add_argument("--index", type=Path, default=None, metavar="DIR",
+                        help="index folder for that corpus (default RAG_INDEX_DIR or index/)")
     ln = sub.add_parser("link-notes", help="regenerate corpus/notes_poster_links.tsv (notes entry -> program poster)")
     ln.set_defaults(func=_cmd_link_notes)
     sub.add_parser("eval", help="run the offline evaluation suite (flags: rag eval --help)", add_help=False)

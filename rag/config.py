@@ -103,8 +103,10 @@ def file_sha256(path: Path) -> str:
 
 
 def corpus_files(settings: Settings) -> list[Path]:
-    """Source documents and the reviewed notes-to-poster link table, in a stable order (README.md excluded)."""
-    return sorted(p for p in settings.corpus_dir.iterdir() if p.suffix in {".json", ".txt", ".tsv"} and p.is_file())
+    """Exactly the corpus files a source loads, in load order (skipped files are not part of the fingerprint)."""
+    from .sources.registry import assign
+
+    return [path for path, _ in assign(settings.corpus_dir)[0]]
 
 
 def index_fingerprint(settings: Settings) -> str:

@@ -6,7 +6,6 @@ import logging
 import re
 from pathlib import Path
 
-from .aliases import LINKS_FILE, apply_links, read_links
 from .text import STOPWORDS, clean_latex, fold, slug
 from .types import Chunk
 
@@ -23,7 +22,7 @@ def short_name(title: str) -> str:
     return head if len(head.split()) <= 3 and head != title else ""
 
 
-def parse_posters(raw: str) -> list[Chunk]:
+def parse_posters(raw: str, source: str = "posters.json") -> list[Chunk]:
     """One chunk per poster: title plus abstract, with authors, institutions and OpenReview link."""
     data = json.loads(raw)
     posters = data["results"] if isinstance(data, dict) else data
@@ -48,7 +47,7 @@ def parse_posters(raw: str) -> list[Chunk]:
                 "authors": authors,
                 "institutions": institutions,
                 "url": p.get("paper_url") or p.get("url"),
-                "source": "posters.json",
+                "source": source,
             },
         ))
     return chunks
@@ -75,7 +74,7 @@ def _perspective_text(group: list[str]) -> str:
     return "\n".join([f"{group[0]}: " + " ".join(stance), *evolution])
 
 
-def parse_preview(raw: str) -> list[Chunk]:
+def parse_preview(raw: str, source: str = "research_preview.txt") -> list[Chunk]:
     """One chunk per paragraph, keeping its section; a Perspectives entry keeps actor, stance and evolution."""
     lines = [ln.strip() for ln in raw.splitlines()]
     doc_title = lines[0] if lines else "Research preview"
@@ -120,7 +119,7 @@ def parse_preview(raw: str) -> list[Chunk]:
                 "actor": title if section == "Perspectives" else None,
                 "references": {str(n): sources.get(n, "") for n in refs},
                 "document": doc_title,
-                "source": "research_preview.txt",
+                "source": source,
             },
         ))
     return chunks
@@ -160,7 +159,7 @@ def notes_entry_name(first_line: str) -> str:
     return re.split(r"(?<=[.?!])\s|\s\(", first_line, maxsplit=1)[0].rstrip(".")
 
 
-def parse_notes(raw: str) -> list[Chunk]:
+def parse_notes(raw: str, source: str = "poster_notes.txt") -> list[Chunk]:
     """One chunk per poster entry (line plus bullets) with its topic; one per cross-cutting theme."""
     lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
     doc_title = lines[0] if lines else "Poster notes"
@@ -182,7 +181,7 @@ def parse_notes(raw: str) -> list[Chunk]:
     chunks: list[Chunk] = []
     if intro:
         chunks.append(Chunk("notes:intro", "notes", doc_title, " ".join(intro),
-                            {"topic": "Introduction", "source": "poster_notes.txt"}))
+                            {"topic": "Introduction", "source": source}))
     used: set[str] = set()
     theme_n = 0
     for topic, body in entries:
@@ -199,7 +198,7 @@ def parse_notes(raw: str) -> list[Chunk]:
             cid += "-2"
         used.add(cid)
         chunks.append(Chunk(cid, "notes", title, text,
-                            {"topic": topic, "name": name, "source": "poster_notes.txt"}))
+                            {"topic": topic, "name": name, "source": source}))
     return chunks
 
 
@@ -209,7 +208,7 @@ _URL_END = re.compile(r"https?://\S+$")
 _LABELLED_URL = re.compile(r"^\W*[\w &-]{1,40}:\s*https?://\S+$")
 
 
-def parse_tweets(raw: str) -> list[Chunk]:
+def parse_tweets(raw: str, source: str = "tweets.txt") -> list[Chunk]:
     """One chunk per tweet; the trailing 'Most Popular Users' account list is one chunk."""
     lines = raw.splitlines()
     title = lines[0].strip() if lines else "Tweets"
@@ -242,35 +241,20 @@ def parse_tweets(raw: str) -> list[Chunk]:
             continue
         seen.add(text)
         n = len(chunks) + 1
-        chunks.append(Chunk(f"tweets:{n}", "tweet", f"Tweet {n}", text, {"source": "tweets.txt", "page": title}))
+        chunks.append(Chunk(f"tweets:{n}", "tweet", f"Tweet {n}", text, {"source": source, "page": title}))
     if accounts:
         chunks.append(Chunk("tweets:accounts", "tweet", accounts[0], "\n".join(accounts[1:]),
-                            {"source": "tweets.txt", "page": title}))
+                            {"source": source, "page": title}))
     return chunks
 
 
 # ---------------------------------------------------------------- corpus
-LOADERS = {
-    "posters.json": parse_posters,
-    "research_preview.txt": parse_preview,
-    "poster_notes.txt": parse_notes,
-    "tweets.txt": parse_tweets,
-}
-
-
 def load_corpus(corpus_dir: Path) -> list[Chunk]:
-    """Read every known document in corpus_dir and chunk it; files are only read, never written."""
-    chunks: list[Chunk] = []
-    missing = [name for name in LOADERS if not (corpus_dir / name).exists()]
-    if len(missing) == len(LOADERS):
-        raise FileNotFoundError(f"No corpus documents found in {corpus_dir}; expected {', '.join(LOADERS)}.")
-    for name in missing:
-        log.warning("corpus file %s is missing from %s; continuing without it", name, corpus_dir)
-    for name, loader in LOADERS.items():
-        path = corpus_dir / name
-        if path.exists():
-            chunks.extend(loader(path.read_text(encoding="utf-8")))
-    ids = [c.id for c in chunks]
-    if len(ids) != len(set(ids)):
-        raise ValueError("duplicate chunk ids in corpus")
-    return apply_links(chunks, read_links(corpus_dir / LINKS_FILE))
+    """Chunk every file of corpus_dir that a source accepts (see rag.sources); files are only read, never written."""
+    from .sources import load_folder
+
+    loaded = load_folder(Path(corpus_dir))
+    if not loaded.files:
+        raise FileNotFoundError(f"No corpus documents found in {corpus_dir}"
+                                + (f"; skipped: {', '.join(loaded.skipped)}" if loaded.skipped else "") + ".")
+    return loaded.chunks

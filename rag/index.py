@@ -78,6 +78,8 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True) -
 def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Path:
     import faiss
 
+    from .memindex import embed_chunks, embedding_plan
+
     t0 = time.perf_counter()
     # We hold the lock, so any temp or old folder left here is from a build that was killed: remove it.
     for stale in settings.index_dir.parent.glob(f".{settings.index_dir.name}.[to][ml][pd]-*"):
@@ -85,11 +87,16 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
         shutil.rmtree(stale, ignore_errors=True)
     chunks = load_corpus(settings.corpus_dir)
     log.info("chunked corpus into %d chunks", len(chunks))
-    sentences = [chunk_sentences(c) for c in chunks]
-    flat = [s for ss in sentences for s in ss]
     identity = embedder_identity(embedder)  # before embedding: a model hash that cannot be read fails fast
-    vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.embed_batch_size, progress)
-    chunk_vecs, sent_vecs = vecs[: len(chunks)], vecs[len(chunks):]
+    plan = embedding_plan(len(chunks))
+    if plan == "full":
+        sentences = [chunk_sentences(c) for c in chunks]
+        flat = [s for ss in sentences for s in ss]
+        vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.embed_batch_size, progress)
+        chunk_vecs, sent_vecs = vecs[: len(chunks)], vecs[len(chunks):]
+    else:  # large corpora: see rag.memindex.FULL_PLAN_MAX_CHUNKS
+        sentences, chunk_vecs, sent_vecs = embed_chunks(chunks, embedder, settings, plan)
+        flat = [s for ss in sentences for s in ss]
 
     # Exact IndexFlatIP below settings.ann_threshold chunks (the real corpus), an approximate index above it.
     index = build_vector_index(chunk_vecs.reshape(-1, embedder.dimension), settings)
@@ -112,6 +119,7 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
         "corpus_files": {p.name: file_sha256(p) for p in corpus_files(settings)},
         "fingerprint": index_fingerprint(settings),
         "chunk_count": len(chunks),
+        "embedding_plan": plan,
         "sentence_count": len(flat),
         "files": {n: file_sha256(tmp / n) for n in (FAISS_FILE, CHUNKS_FILE, SENTS_FILE)},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -15,9 +15,7 @@ def _join(items: list[str]) -> str:
 
 
 def metadata_sentences(chunk: Chunk) -> list[str]:
-    """Facts stated by a poster's metadata: its authors and their institutions."""
-    if chunk.kind != "poster":
-        return []
+    """Facts stated by a chunk's metadata (papers and posters): its authors and their institutions."""
     label = chunk.metadata.get("name") or chunk.title
     out = []
     if chunk.metadata.get("authors"):

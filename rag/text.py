@@ -1,6 +1,7 @@
 """Pure text helpers: LaTeX clean-up, tokenising, sentence splitting, question normalising."""
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -44,12 +45,23 @@ def clean_latex(text: str, macro_name: str | None = None) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
+class _DropCombining(dict):
+    """str.translate table that drops combining marks; each code point is classified once, then looked up in C."""
+
+    def __missing__(self, code: int):
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_DROP_COMBINING = _DropCombining()
+
+
 def fold(text: str) -> str:
     """Lower-case and strip accents, for matching."""
-    if text.isascii():  # nothing to decompose or strip: the common case, ~10x faster than the loop below
+    if text.isascii():
         return text.lower()
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return unicodedata.normalize("NFKD", text).translate(_DROP_COMBINING).lower()
 
 
 def tokenize(text: str) -> list[str]:
@@ -60,6 +72,7 @@ def tokenize(text: str) -> list[str]:
 _STEMMER = None
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def stem(token: str) -> str:
     """Snowball (Porter2) stem, with common irregular verbs mapped first; numbers and short tokens unchanged."""
     global _STEMMER

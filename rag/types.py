@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Metadata keys BM25 sees when a chunk declares none (its "searchable" metadata entry names them otherwise).
+DEFAULT_SEARCHABLE = ("section", "topic", "authors", "institutions", "aliases")
+
 KIND_LABELS = {
     "poster": "poster abstract",
     "preview": "research preview",
@@ -24,10 +27,11 @@ class Chunk:
 
     @property
     def search_text(self) -> str:
-        """Text indexed by BM25: title, body and searchable metadata (authors, institutions, section)."""
-        extra = [self.metadata.get("section", ""), self.metadata.get("topic", "")]
-        extra += self.metadata.get("authors", []) + self.metadata.get("institutions", [])
-        extra += self.metadata.get("aliases", [])
+        """Text indexed by BM25: title, body and the metadata the chunk declares searchable (see DEFAULT_SEARCHABLE)."""
+        extra: list[str] = []
+        for key in self.metadata.get("searchable") or DEFAULT_SEARCHABLE:
+            value = self.metadata.get(key)
+            extra += value if isinstance(value, list) else [str(value)] if value else []
         return " ".join([self.title, self.text, *[e for e in extra if e]])
 
     @property

@@ -1,0 +1,38 @@
+"""The collection's name and description: `collection.toml` in the corpus folder, else named after the folder."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+COLLECTION_FILE = "collection.toml"
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What the documents are, as the UI title, the prompts and the CLI name them."""
+
+    name: str
+    description: str
+
+
+def load_collection(corpus_dir: Path) -> Collection:
+    """The folder's collection.toml (`name`, `description`), or a collection named after the folder."""
+    corpus_dir = Path(corpus_dir)
+    fallback = Collection(corpus_dir.name, f"the documents in {corpus_dir.name}/")
+    path = corpus_dir / COLLECTION_FILE
+    if not path.exists():
+        return fallback
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        log.warning("ignoring %s: reading TOML needs Python 3.11", path)
+        return fallback
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        log.warning("ignoring %s: %s", path, e)
+        return fallback
+    return Collection(str(data.get("name") or fallback.name), str(data.get("description") or fallback.description))
