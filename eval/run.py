@@ -211,8 +211,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m eval", description="Offline evaluation of the cited QA pipeline.")
     p.add_argument("--gold", type=Path, default=GOLD_PATH, help="gold questions (JSONL)")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--split", choices=("dev", "test", "all"), default=None,
-                   help="only one half of the gold set (eval.gold.split_of); default all")
     p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help="report folder")
     p.add_argument("--gate", action="store_true", help="exit 1 when a headline metric is below its minimum")
