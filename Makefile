@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 QUESTION ?= Which paper won the MLSys 2026 Best Paper award?
-LLM_EVAL_QUESTIONS ?= 24
+LLM_EVAL_QUESTIONS ?= 12
 
 .PHONY: install install-local-llm install-test browser demo test build clean
 
