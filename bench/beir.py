@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eval.metrics import mean, recall_at_k
 
-from .ir import RETRIEVERS, LuceneBM25, build_retriever, ndcg_at_k, rank_all, table_rows
+from .ir import RETRIEVERS, LuceneBM25, build_retriever, ndcg_at_k, print_result, rank_all
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,6 @@ def run(folder: Path, split: str = "train", settings=None, embedder=None) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table (or the JSON with --json)."""
-    from .core import format_table
-
     p = argparse.ArgumentParser(prog="python -m bench.beir", description=__doc__.split("\n\n")[0])
     p.add_argument("folder", type=Path, help="a folder in BEIR layout")
     p.add_argument("--split", default="train", help="qrels split to score (default train)")
@@ -101,12 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     result = run(args.folder, args.split)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        title = (f"{args.folder.name} {args.split}: {result['queries']} queries, {result['documents']} documents "
-                 f"({result['seconds']['total']} s)")
-        print(format_table(["retriever", *METRICS], table_rows(result, METRICS), title=title))
+    title = (f"{args.folder.name} {args.split}: {result['queries']} queries, {result['documents']} documents "
+             f"({result['seconds']['total']} s)")
+    print_result(result, args.json, title, METRICS)
     return 0
 
 

@@ -98,3 +98,15 @@ def rank_all(retriever, lucene: LuceneBM25, queries: list[str], qvecs: np.ndarra
 def table_rows(figures: dict[str, dict[str, float]], metrics: list[str]) -> list[list]:
     """One row per retriever, in RETRIEVERS order, of the given metrics."""
     return [[name, *[figures[name][m] for m in metrics]] for name in RETRIEVERS if name in figures]
+
+
+def print_result(result: dict, as_json: bool, title: str, metrics: tuple[str, ...]) -> None:
+    """Print a benchmark's figures: as JSON, or as one table of retrievers by metric under the title."""
+    import json
+
+    from .core import format_table
+
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(["retriever", *metrics], table_rows(result, metrics), title=title))

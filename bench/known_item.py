@@ -8,7 +8,6 @@ by the source registry); FILE holds `{_id, text, target: {file, id, title}}` lin
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 from eval.metrics import mean, recall_at_k, reciprocal_rank
 
 from .beir import read_jsonl
-from .ir import LuceneBM25, build_retriever, rank_all, table_rows
+from .ir import LuceneBM25, build_retriever, print_result, rank_all
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,6 @@ def run(corpus: Path, queries_file: Path, settings=None, embedder=None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table (or the JSON with --json)."""
-    from .core import format_table
-
     p = argparse.ArgumentParser(prog="python -m bench.known_item", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, required=True, help="corpus folder (any files the sources accept)")
     p.add_argument("--queries", type=Path, required=True, help="JSON-lines known-item queries")
@@ -89,12 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     result = run(args.corpus, args.queries)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        title = (f"known-item: {result['queries']} queries over {result['documents']} documents "
-                 f"({result['seconds']['total']} s)")
-        print(format_table(["retriever", *METRICS], table_rows(result, METRICS), title=title))
+    title = (f"known-item: {result['queries']} queries over {result['documents']} documents "
+             f"({result['seconds']['total']} s)")
+    print_result(result, args.json, title, METRICS)
     return 0
 
 

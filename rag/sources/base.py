@@ -58,6 +58,16 @@ class Source(Protocol):
     def load(self, file: FileView) -> list[Chunk]: ...
 
 
+def json_data(file: "FileView") -> tuple[Any, str | None]:
+    """A .json file's data, or (None, the reason it is not JSON) for a source's `check`."""
+    if file.suffix != "json":
+        return None, "not a .json file"
+    try:
+        return file.json, None
+    except ValueError:
+        return None, "not JSON"
+
+
 def split_list(value: Any, sep: str = ";") -> list[str]:
     """A `;`-separated string (or a list) as a list of stripped strings, keeping empty positions."""
     if value is None:

@@ -6,7 +6,7 @@ import re
 
 from ..corpus import PREVIEW_SECTIONS, parse_notes, parse_posters, parse_preview, parse_tweets
 from ..types import Chunk
-from .base import FileView
+from .base import FileView, json_data
 
 MIN_PREVIEW_SECTIONS = 3  # of the article's 8 section headings on lines of their own, besides a "- [n]" source line
 MIN_TOPICS = 2  # numbered topic headings with entries under them in a notes file
@@ -25,12 +25,9 @@ class MiniconfSource:
 
     def check(self, file: FileView) -> str | None:
         """None for miniconf JSON."""
-        if file.suffix != "json":
-            return "not a .json file"
-        try:
-            data = file.json
-        except ValueError:
-            return "not JSON"
+        data, reason = json_data(file)
+        if reason:
+            return reason
         entries = data.get("results") if isinstance(data, dict) else data
         if not isinstance(entries, list) or not entries:
             return "no list of entries"

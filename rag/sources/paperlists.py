@@ -6,7 +6,7 @@ TL;DR fields (`tldr`, `TL;DR`) are never indexed: only the fields below are read
 from __future__ import annotations
 
 from ..types import Chunk
-from .base import FileView, split_list
+from .base import FileView, json_data, split_list
 from .papers import paper_chunk, venue_year
 
 # Fields only this format has; a list item with a title and one of these strings is a paperlists entry.
@@ -21,12 +21,9 @@ class PaperlistsSource:
 
     def check(self, file: FileView) -> str | None:
         """None for a JSON list of objects with `title` and `;`-separated string fields such as `author`."""
-        if file.suffix != "json":
-            return "not a .json file"
-        try:
-            data = file.json
-        except ValueError:
-            return "not JSON"
+        data, reason = json_data(file)
+        if reason:
+            return reason
         if not isinstance(data, list) or not data:
             return "not a non-empty JSON list"
         sample = [p for p in data[:SAMPLE] if isinstance(p, dict)]
