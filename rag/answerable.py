@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .intents import Asked, holds_slot, without_cues
 from .text import STOPWORDS, content_tokens, fold, numbers_in, stem
@@ -89,9 +90,16 @@ def named_terms(question: str) -> list[str]:
 
 def mentions(text_folded: str, term: str) -> bool:
     """Whether folded text mentions a term (hyphen and space variants; a possessive 's dropped)."""
+    return any(v in text_folded and pattern.search(text_folded) for v, pattern in _variants(term))
+
+
+@lru_cache(maxsize=4096)
+def _variants(term: str) -> tuple[tuple[str, re.Pattern], ...]:
+    """A term's spellings, each with the pattern that finds it at a word start (the substring test is the fast
+    path: most chunks do not contain the term at all)."""
     t = fold(term).rstrip("'s’")
     variants = {t, t.replace("-", " "), t.replace("-", ""), t.replace(" ", "-")}
-    return any(re.search(r"(?<![\w])" + re.escape(v), text_folded) for v in variants if v)
+    return tuple((v, re.compile(r"(?<![\w])" + re.escape(v))) for v in sorted(variants) if v)
 
 
 COINED = re.compile(r"[a-z][A-Z]|[A-Z]{2}|[A-Za-z]\d|\d[A-Za-z]")
