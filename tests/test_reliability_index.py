@@ -132,12 +132,14 @@ def test_build_killed_before_writing_changes_nothing(tiny_settings):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_chat_page_names_the_fix_for_a_corrupt_index(tiny_settings, hash_embedder):
+def test_chat_page_names_the_fix_for_a_corrupt_index(tiny_settings):
     from rag.api import build_index
+    from rag.embed import embedder_for
     from rag.index import FAISS_FILE
     from ui.app import make_handlers
 
-    build_index(tiny_settings, embedder=hash_embedder, progress=False)
+    # Built by the page's own embedder: an index from another embedder is stale and rebuilt, never "corrupt".
+    build_index(tiny_settings, embedder=embedder_for(tiny_settings), progress=False)
     faiss_file = tiny_settings.index_dir / FAISS_FILE
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])  # truncated
     respond, _, _ = make_handlers(tiny_settings)
