@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -369,7 +369,8 @@ def _stream(turn: _Turn, sources: bool = False) -> Iterator[str | Answer | Retri
     retriever = turn.loaded.retriever
     index, positions = turn.loaded.index, turn.loaded.positions
     for item in llm_answer(turn.search_question, turn.hits, lambda h: _sentences_of(turn.loaded, h), retriever.idf,
-                           turn.settings, lambda note, unsup: _extractive(turn, [note], unsup), base,
+                           turn.settings, lambda note, unsup: replace(gate, notes=[*gate.notes, note], unsupported=unsup),
+                           base,
                            getattr(retriever, "lowercase_stems", None), getattr(retriever, "vocabulary", None),
                            qvec=turn.qvec, vectors_of=lambda h: _sentence_vectors_of(index, positions[h.chunk.id])):
         if isinstance(item, Answer):
