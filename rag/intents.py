@@ -30,7 +30,7 @@ _HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\
                    r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
                    r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d)\b")
 SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
-    "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website|arxiv|doi)\b|\bcode\b.*\b(?:available|released|public|open)\b"
+    "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website|arxiv|doi)\b|\bcode\b(?=.*\b(?:available|released|public|open)\b)"
                         r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
              re.compile(r"https?://|\bgithub\b|\barxiv[ .:]*\d{4}\.\d{4,5}|\b\d{4}\.\d{4,5}\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
                         r"|\b(?:is|are) (?:publicly )?(?:available|released)\b|\brepository\b", re.I)),
@@ -40,7 +40,7 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "dataset": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|test sets?)\b"
                            r"|\b(?:evaluated|tested|benchmarked) on\b"),
                 re.compile(r"(?=.*\b(?:benchmarks?|datasets?|suites?|corpus|corpora|workloads?|tasks)\b)" + _CODENAME)),
-    "baseline": (re.compile(r"\bbaselines?\b|\bcompared? (?:against|with|to)\b|\bagainst which\b|\bwhich \w+ does .* (?:beat|outperform)"),
+    "baseline": (re.compile(r"\bbaselines?\b|\bcompared? (?:against|with|to)\b|\bagainst which\b|\bwhich \w+ does\b(?=.* (?:beat|outperform))"),
                  re.compile(r"\b(?:over|than|compared|versus|vs\.?|baselines?|outperform\w*|against|state-of-the-art|"
                             r"relative to)\b", re.I)),
     "name": (re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}(?:algorithms?|librar(?:y|ies)|frameworks?|compilers?|"
@@ -62,8 +62,8 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                           r"\bby what (?:factor|margin|percentage)\b|\bwhat (?:fraction|share|ratio|speedup|throughput|"
                           r"latency|accuracy|overhead|reduction|improvement|gain|size|rate|number)\b|\bhow much faster\b"
                           r"|\bwhat (?:\w+ )?(?:latency|throughput|speedup|accuracy|overhead)\b"
-                          r"|^what (?:is|was|are|were)\b.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
-                          r"bandwidth|utili[sz]ation)\b"),
+                          r"|^what (?:is|was|are|were)\b(?=.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
+                          r"bandwidth|utili[sz]ation)\b)"),
                re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
 }
 SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "name", "date", "person", "number")
