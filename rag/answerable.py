@@ -44,7 +44,7 @@ _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers ab
     claim claims claimed show shows shown according specifically exactly use used using achieve achieved achieves
     list name named exact number figure value provide provided work system approach method compare compared
     comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
-    mainly basically exactly""".split())
+    mainly basically exactly kind kinds sort sorts""".split())
 # A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
 _NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][A-Za-z0-9.-]*|[A-Z]{2,}[A-Za-z0-9.-]*|[A-Za-z]+\d[A-Za-z0-9.-]*"
                       r"|[A-Z][a-z]+[A-Za-z0-9-]*)")
@@ -65,12 +65,19 @@ class Verdict:
     missing: str = ""
 
 
+# Words that only say a number moves ("how much did it improve/shrink …"): the asked quantity is the focus.
+_CHANGE = frozenset(stem(w) for w in """gain gains improve improves improved improvement improvements increase
+    increases increased boost boosts reduce reduces reduced reduction shrink shrinks shrank cut cuts lower raise
+    go goes went up down drop overall total""".split())
+
+
 def focus_terms(question: str, subject_names: Iterable[str] = (), ask: Asked | None = None) -> list[str]:
     """The question's content stems that say what it asks about (not its subject's name, not its framing, not the
     words that only name the asked type, which the type check covers)."""
     subject = {t for n in subject_names for t in content_tokens(n)}
     text = without_cues(question, ask) if ask else question
-    terms = list(dict.fromkeys(t for t in content_tokens(text) if t not in subject and t not in _FRAME))
+    frame = _FRAME | _CHANGE if ask and ask.slot == "number" else _FRAME
+    terms = list(dict.fromkeys(t for t in content_tokens(text) if t not in subject and t not in frame))
     # "decode-time" also yields "decod" and "time"; the compound itself would demand the exact spelling.
     return [t for t in terms if "-" not in t or not all(stem(p) in terms for p in t.split("-") if p)]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import answerable as ans
+from . import answerable as ans, intents
 from .answer import REFUSAL_TEXT, Candidate, compose, score_sentences, select, slot_first
 from .intents import Asked, asked, holds_slot, named_kinds
 from .text import content_tokens, fold, looks_like_instruction
@@ -29,6 +29,8 @@ class Weights:
     refusal_context: int = 2  # sentences of what the documents do say, after a refusal
     overview_min_score: float = 0.35  # a poster's best sentence must score this to be listed
     overview_k: int = 12  # passages retrieved for an overview question (a one-fact question uses settings.k)
+    part_coverage: float = 0.5  # a sentence answers one part of a multi-part question with this share of its focus
+    part_margin: float = 0.2  # ... and a chosen one must come this close to the best candidate's share
 
 
 WEIGHTS = Weights()
@@ -171,11 +173,56 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         missing = ans.missing_sentence(question, ask, subject.name if subject else None, focus, absent=absent)
         own = [c for c in cands if passages[c.hit_rank].owner == subject.key] if subject else []
         return _refusal(missing, own or (cands if subject else []), passages)
-    chosen = slot_first(select(cands, max_sentences + int(ask.multipart)), typed or cands, ask)
+    limit = max_sentences + int(ask.multipart)
+    chosen = slot_first(select(cands, limit), typed or cands, ask)
+    if ask.multipart:
+        chosen = _cover_parts(question, chosen, cands, passages, names, idf, limit)
     text, citations, used = _compose(chosen, passages, label=subject is None)
     if not citations:
         return Composed(REFUSAL_TEXT, [], True, "Refused: no sentence in the passages answers the question.")
     return Composed(text, citations, False, used=used)
+
+
+def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[str], names: list[str], idf) -> float:
+    """How well a sentence answers one part of a question: its share of the part's focus, 0 when it lacks the
+    part's asked type (or shares nothing with a part that has focus words)."""
+    if ask.slot and not holds_slot(ans.blank(c.sentence, ans.given(part, names, ask)), ask):
+        return 0.0
+    return ans.coverage(focus, set(content_tokens(c.sentence)) | _title_tokens(p), idf) if focus else 1.0
+
+
+def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate], passages: list[Passage],
+                 names: list[str], idf, limit: int) -> list[Candidate]:
+    """Each part of a multi-part question gets a sentence that answers it, when one of the candidates does: the
+    best-scored sentences often all answer the same part ("… which device, and what speedup?")."""
+    chosen = list(chosen)
+    answered_by: dict[int, set[int]] = {}  # position in chosen -> parts it answers
+    for n, part in enumerate(intents.parts(question)):
+        ask = asked(part)
+        focus = ans.focus_terms(part, names, ask)
+
+        def fit(c: Candidate) -> float:
+            return _answers_part(c, passages[c.hit_rank], part, ask, focus, names, idf)
+
+        fits = [fit(c) for c in chosen]
+        best = max((c for c in cands if c not in chosen), key=lambda c: (fit(c), c.score), default=None)
+        bar = max(WEIGHTS.part_coverage, fit(best) - WEIGHTS.part_margin) if best is not None else WEIGHTS.part_coverage
+        if any(f >= bar for f in fits):  # a chosen sentence answers this part about as well as any could
+            for i, f in enumerate(fits):
+                if f >= bar:
+                    answered_by.setdefault(i, set()).add(n)
+            continue
+        if best is None or fit(best) < WEIGHTS.part_coverage:
+            continue
+        if len(chosen) >= limit:  # give up the last sentence that is the sole answer of no part
+            spare = [i for i in range(len(chosen) - 1, 0, -1) if not answered_by.get(i)]
+            if not spare:
+                continue
+            chosen.pop(spare[0])
+            answered_by = {(i - 1 if i > spare[0] else i): v for i, v in answered_by.items()}
+        answered_by[len(chosen)] = {n}
+        chosen.append(best)
+    return chosen
 
 
 class CorpusText:

@@ -28,7 +28,7 @@ _CODENAME = r"(?=.*\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]
 _HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\w*|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
                    r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
                    r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
-                   r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d)\b")
+                   r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d|NVMe|SSDs?|HDDs?|HBM\d?e?|DRAM|CXL|FPGAs?)\b")
 SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website|arxiv|doi)\b|\bcode\b(?=.*\b(?:available|released|public|open)\b)"
                         r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
@@ -59,9 +59,9 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                re.compile(r"@\w+|\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+\b|\b(?:University|Institute|Inc|Labs?|Research|"
                           r"Google|Meta|NVIDIA|Microsoft|Amazon|Apple|ByteDance|Alibaba|OpenAI|Anthropic|team)\b")),
     "number": (re.compile(r"\bhow (?:many|much|fast|large|big|long|often|far|high|low|small)\b|\bspeed ?ups?\b|\bpercent\w*\b|"
-                          r"\bby what (?:factor|margin|percentage)\b|\bwhat (?:fraction|share|ratio|speedup|throughput|"
-                          r"latency|accuracy|overhead|reduction|improvement|gain|size|rate|number)\b|\bhow much faster\b"
-                          r"|\bwhat (?:\w+ )?(?:latency|throughput|speedup|accuracy|overhead)\b"
+                          r"\bby what (?:factor|margin|percentage)\b|\bwhat(?= (?:fraction|share|ratio|speedup|throughput|"
+                          r"latency|accuracy|overhead|reduction|improvement|gain|size|rate|number)\b)|\bhow much faster\b"
+                          r"|\bwhat(?= (?:\w+ )?(?:latency|throughput|speedup|accuracy|overhead)\b)"
                           r"|^what (?:is|was|are|were)\b(?=.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
                           r"bandwidth|utili[sz]ation)\b)"),
                re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
@@ -102,6 +102,26 @@ class Asked:
 
 MULTIPART = re.compile(r"(?:,|\band\b|;)\s*(?:and\s+)?(?:from |in |on |at |by )?(?:what|which|who|whom|how|where|when|why)\b"
                        r"|\?\s*\w")
+
+
+_PART_CUT = re.compile(MULTIPART.pattern, re.I)
+_ASKS = re.compile(r"\b(?:what|which|who|whom|whose|how|where|when|why)\b|\?", re.I)
+_PART_LEAD = re.compile(r"^[\s,;?]*(?:and\s+)?", re.I)
+
+
+def parts(question: str) -> list[str]:
+    """A multi-part question's parts, in order ("Which X does A use, and what speedup?" has two); else [question]."""
+    cuts = [0, *(m.start() for m in _PART_CUT.finditer(question)), len(question)]
+    pieces = [_PART_LEAD.sub("", question[a:b]).strip() for a, b in zip(cuts, cuts[1:])]
+    pieces = [p for p in pieces if re.search(r"\w{3}", p)]
+    # "In X's deployment, how much …": a leading phrase that asks nothing is context for the next part.
+    while len(pieces) > 1 and not _ASKS.search(pieces[0]):
+        pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
+    # "When and where did X happen?": a lone question word shares the rest of the next part.
+    for i, p in enumerate(pieces[:-1]):
+        if " " not in p:
+            pieces[i] = f"{p} {pieces[i + 1].split(' ', 1)[-1]}"
+    return pieces or [question]
 
 
 def asked(question: str) -> Asked:

@@ -155,3 +155,25 @@ def test_counted_noun_is_the_unit():
     assert a.unit == "count:tpu"
     assert holds_slot("It saved 1,000 TPU chips.", a) and not holds_slot("It optimizes 70% of TPU jobs; chips saved.", a)
     assert ans.focus_terms("How many autotuned kernels are there?", [], asked("How many autotuned kernels?"))
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which storage device does GriNNder use, and what speedup does it claim?",
+     ["Which storage device does GriNNder use", "what speedup does it claim?"]),
+    ("In LinkedIn's deployment, how much did pruning shrink the model and how much did throughput go up?",
+     ["In LinkedIn's deployment, how much did pruning shrink the model", "how much did throughput go up?"]),
+    ("When and where did MLSys 2026 take place?",
+     ["When did MLSys 2026 take place?", "where did MLSys 2026 take place?"]),
+    ("What does OPKV do?", ["What does OPKV do?"]),
+])
+def test_parts_of_a_multi_part_question(question, expected):
+    from rag.intents import parts
+
+    assert parts(question) == expected
+
+
+def test_slot_cues_leave_the_asked_topic_in_focus():
+    q = "What was the paper acceptance rate at MLSys 2026?"
+    assert "accept" in " ".join(ans.focus_terms(q, [], asked(q)))
+    q = "What throughput gain does TriInfer claim?"
+    assert ans.focus_terms(q, ["TriInfer"], asked(q)) == ["throughput"]
