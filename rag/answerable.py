@@ -44,7 +44,7 @@ _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers ab
     claim claims claimed show shows shown according specifically exactly use used using achieve achieved achieves
     list name named exact number figure value provide provided work system approach method compare compared
     comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
-    mainly basically exactly kind kinds sort sorts""".split())
+    mainly basically exactly kind kinds sort sorts take place happen happened""".split())
 # A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
 _NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][A-Za-z0-9.-]*|[A-Z]{2,}[A-Za-z0-9.-]*|[A-Za-z]+\d[A-Za-z0-9.-]*"
                       r"|[A-Z][a-z]+[A-Za-z0-9-]*)")
@@ -182,7 +182,10 @@ def covered(sentences: list[tuple[str, set[str], float]], focus: list[str], idf:
     if not top:
         return False
     tokens = set().union(*(set(content_tokens(s)) | extra for s, extra, _ in top))
-    return coverage(focus, tokens, idf) >= th.union_coverage or max(c for _, _, c in top) >= th.focus_cosine
+    share = coverage(focus, tokens, idf)
+    # Similarity alone is not enough: at least one of the asked words must be there ("submission deadline" is close
+    # to every sentence about the conference's dates, and none of them says it).
+    return share >= th.union_coverage or (share > 0 and max(c for _, _, c in top) >= th.focus_cosine)
 
 
 _SLOT_TEMPLATES = {

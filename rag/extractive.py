@@ -15,7 +15,7 @@ import numpy as np
 from . import answerable as ans, intents
 from .answer import REFUSAL_TEXT, Candidate, compose, score_sentences, select, slot_first
 from .intents import Asked, asked, holds_slot, named_kinds
-from .text import content_tokens, fold, looks_like_instruction
+from .text import content_tokens, fold, looks_like_instruction, numbers_in
 from .types import Citation, Hit
 
 
@@ -41,6 +41,7 @@ MIN_UNSEEN_CHARS = 4  # a question word the documents never use counts from this
 # "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
 QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
                       r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
+_YEAR = re.compile(r"(?:19|20)\d\d")
 REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
 _PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
@@ -158,7 +159,13 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
         scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed)
         absent = ans.absent_names(question, scope, names, corpus.df)
-    else:  # words the documents never use at all: "Which convention center hosted …?"
+    else:  # a year the question is about, in none of the passages: "Which city hosted MLSys 2025?"
+        scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed)
+        years = sorted(y for y in ans.figures(question) if _YEAR.fullmatch(y) and y not in numbers_in(scope))
+        if years:
+            missing = f"The documents don't mention {ans._join(years)}."
+            return Composed(missing, [], True, f"Refused: {missing}")
+        # words the documents never use at all: "Which convention center hosted …?"
         unseen = [t for t in focus if t not in corpus.vocabulary and len(t) >= MIN_UNSEEN_CHARS and not t[0].isdigit()]
         if unseen and ans.coverage(focus, set(unseen), idf) >= UNSEEN_SHARE:
             missing = f"The documents don't mention {ans.focus_phrase(question, unseen)}."
