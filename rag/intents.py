@@ -66,6 +66,10 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                           r"bandwidth|utili[sz]ation)\b)"),
                re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
 }
+# "Which model": a model family or a coined name; "what model size" / "how many parameters": a size.
+_MODEL_NAME = re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
+                         r"|\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Za-z]+-?\d[\w.-]*)\b")
+_MODEL_SIZE_CUE = re.compile(r"\bsizes?\b|\bparameters?\b|\bparams\b|\bhow (?:big|large)\b")
 SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "name", "date", "person", "number")
 # "How many GPUs", "how much memory": a count or amount is asked, whatever noun follows.
 _AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
@@ -129,6 +133,8 @@ def asked(question: str) -> Asked:
     q = fold(question)
     slot = "number" if _AMOUNT.search(q) else next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
     unit = next((name for name, (cue, _) in UNITS.items() if cue.search(q)), None) if slot == "number" else None
+    if slot == "model" and _MODEL_SIZE_CUE.search(q):
+        unit = "size"
     counted = _HOW_MANY.search(q)
     if slot == "number" and unit is None and counted and counted.group(1) not in _NOT_COUNTED:
         unit = "count:" + counted.group(1)
@@ -144,6 +150,8 @@ def holds_slot(sentence: str, ask: Asked) -> bool:
         return False
     if ask.unit and ask.unit.startswith("count:"):
         return bool(_count_of(ask.unit[6:]).search(sentence))
+    if ask.slot == "model" and ask.unit != "size":  # "which model": a named model, not a size or a chip
+        return any(not re.fullmatch(_HARDWARE_MODEL, m.group(0)) for m in _MODEL_NAME.finditer(sentence))
     return ask.unit is None or bool(UNITS[ask.unit][1].search(sentence))
 
 
