@@ -96,7 +96,8 @@ def test_covered_uses_the_best_few_sentences_together():
     sents = [("we prune the model", set(), 0.1), ("throughput rises 2x", set(), 0.1)]
     assert ans.covered(sents, focus, idf)
     assert not ans.covered(sents[1:], focus, idf)
-    assert ans.covered([("unrelated", set(), 0.9)], focus, idf)  # close enough in meaning
+    assert ans.covered([("the model is unrelated", set(), 0.9)], focus, idf)  # close in meaning, one word shared
+    assert not ans.covered([("unrelated", set(), 0.9)], focus, idf)  # similarity alone is not enough
 
 
 @pytest.mark.parametrize("question, ask, subject, absent, unknown, expected", [
