@@ -154,14 +154,18 @@ def coverage(terms: list[str], tokens: set[str], idf: Callable[[str], float]) ->
 def blank(sentence: str, known: Iterable[str]) -> str:
     """The sentence with the given names blanked: what a question already says cannot be its answer."""
     for term in sorted({k for k in known if k}, key=len, reverse=True):
-        sentence = re.sub(r"(?<![\w])" + re.escape(term) + r"(?![\w])", " ", sentence, flags=re.I)
+        sentence = re.sub(r"(?<![\w.,])" + re.escape(term) + r"(?![\w]|[.,]\d)", " ", sentence, flags=re.I)
     return sentence
+
+
+# A number the question states, not one inside a name ("SpecDiff-2", "Llama-3"): standing after a space or start.
+_GIVEN_NUMBER = re.compile(r"(?:(?<=\s)|^)\d[\d.,]*[×x%]?(?![\w-])")
 
 
 def given(question: str, subject_names: Iterable[str], ask: Asked) -> list[str]:
     """What the question itself gives, which cannot be its answer: its numbers, and for a named thing (a model, a
     dataset, hardware) also its names and its subject's names."""
-    numbers = re.findall(r"\d[\d.,]*[×x%]?", question)
+    numbers = [m.group(0) for m in _GIVEN_NUMBER.finditer(question)]
     return numbers if ask.slot in ("number", "date", "person", "link") else [*subject_names, *named_terms(question), *numbers]
 
 
