@@ -13,21 +13,18 @@ import numpy as np
 
 from . import structured
 from .answer import REFUSAL_TEXT, resolve_placeholders, supported
-from .extractive import WEIGHTS, CorpusText, Passage, Subject, compose_answer
-from .answerable import COINED, mentions, named_terms
+from .extractive import WEIGHTS, CorpusText, compose_answer
 from .intents import asked
 from .config import Settings, corpus_files
 from .embed import Embedder, embedder_for
 from .followup import is_follow_up, rewrite as rewrite_offline
+from .subjects import find_subjects, passages
 from .index import (IndexMissingError, IndexStaleError, LoadedIndex, build_index as _build, check_fresh, embedder_changes,
                     load_index, read_manifest)
 from .text import fold, normalize_question
 from .types import Answer, Hit, Retrieved
 
 log = logging.getLogger(__name__)
-
-
-SUBJECT_MAX_CHUNKS = 3  # a coined name in at most this many chunks identifies the system they are about
 
 
 class QuestionError(ValueError):
@@ -250,62 +247,6 @@ def _sentences_of(loaded: _Loaded, hit: Hit) -> list[str]:
     return loaded.index.sentences[loaded.positions[hit.chunk.id]]
 
 
-def _subjects(loaded: _Loaded, question: str) -> list[Subject]:
-    """The systems a question names, one per poster (a poster and its notes entries are one subject), in the
-    order the question names them."""
-    chunks = loaded.retriever.chunks
-    found: dict[str, list[str]] = {}
-    for pos, name in loaded.retriever.named_chunks(question).items():
-        c = chunks[pos]
-        key = c.id if c.kind == "poster" else c.metadata.get("poster_id") or c.id
-        found.setdefault(key, []).append(name)
-    # A coined name the program does not list as a system name ("RocketPPA", introduced in its abstract) still names
-    # a subject when only a few chunks mention it: the poster (or notes entry) that does.
-    listed = {fold(n) for names in found.values() for n in names}
-    for term in named_terms(question):
-        if fold(term) in listed or not COINED.search(term):
-            continue
-        owners = [i for i, t in enumerate(loaded.corpus_text.chunks) if mentions(t, term)]
-        if 0 < len(owners) <= SUBJECT_MAX_CHUNKS:
-            c = chunks[owners[0]]
-            key = c.id if c.kind == "poster" else c.metadata.get("poster_id") or c.id
-            found.setdefault(key, []).append(term)
-    q = fold(question)
-    out = []
-    for key, names in found.items():
-        own = loaded.by_id.get(key)
-        display = (own.metadata.get("name") if own is not None else None) or names[0]
-        all_names = tuple(dict.fromkeys([*names, display, *((own.metadata.get("aliases") or []) if own else [])]))
-        out.append(Subject(key, display, all_names))
-    # A notes entry not linked to its poster carries the same name: one system, one subject (the poster's key).
-    by_name: dict[str, Subject] = {}
-    for s in sorted(out, key=lambda s: not s.key.startswith("poster:")):
-        by_name.setdefault(fold(s.name), s)
-    return sorted(by_name.values(), key=lambda s: min((q.find(fold(n)) for n in s.names if fold(n) in q), default=len(q)))
-
-
-def _passages(loaded: _Loaded, hits: list[Hit], subjects: list[Subject]) -> list[Passage]:
-    """The hits, plus each subject's own poster and notes entries when retrieval missed them, as passages."""
-    index, positions = loaded.index, loaded.positions
-    extra = []
-    for s in subjects:
-        own = loaded.by_id.get(s.key)
-        for cid in ([s.key] if own is not None else []) + list((own.metadata.get("notes_ids") or []) if own else []):
-            if cid in loaded.by_id and all(h.chunk.id != cid for h in hits + extra):
-                extra.append(Hit(loaded.by_id[cid], 0.0))
-    patterns = {s.key: [re.compile(r"(?<![\w-])" + re.escape(fold(n)) + r"(?![\w-])") for n in s.names] for s in subjects}
-    out = []
-    for h in hits + extra:
-        c = h.chunk
-        owner = c.id if c.kind == "poster" else c.metadata.get("poster_id") or (c.id if c.metadata.get("name") else None)
-        text = fold(f"{c.title} {c.text}")
-        about = {owner} if owner else set()
-        about |= {key for key, pats in patterns.items() if any(p.search(text) for p in pats)}
-        out.append(Passage(h, _sentences_of(loaded, h), _sentence_vectors_of(index, positions[c.id]),
-                           frozenset(about), owner))
-    return out
-
-
 def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[str] | None = None) -> Answer:
     """The offline extractive answer from the turn's passages, or a refusal that says what is missing."""
     t = time.perf_counter()
@@ -316,11 +257,14 @@ def _extractive(turn: _Turn, notes: list[str] | None = None, unsupported: list[s
     ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, settings.min_support)
     text, citations, refused, contexts = REFUSAL_TEXT, [], True, hits
     if ok:
-        subjects = _subjects(loaded, q)
-        if not subjects and asked(q).overview and len(hits) < WEIGHTS.overview_k:
+        form = asked(q)
+        subjects = find_subjects(loaded, q, compare=form.compare)
+        if not subjects and form.overview and len(hits) < WEIGHTS.overview_k:
             hits = _search(retriever, q, turn.qvec, WEIGHTS.overview_k, settings)
-        composed = compose_answer(q, turn.qvec, _passages(loaded, hits, subjects), subjects, retriever.idf,
-                                  loaded.corpus_text, settings.max_answer_sentences)
+        found = passages(loaded, hits, subjects, lambda h: _sentences_of(loaded, h),
+                         lambda h: _sentence_vectors_of(index, positions[h.chunk.id]))
+        composed = compose_answer(q, turn.qvec, found, subjects, retriever.idf, loaded.corpus_text,
+                                  settings.max_answer_sentences)
         text, citations, refused = composed.text, composed.citations, composed.refused
         seen = {h.chunk.id for h in hits}
         contexts = hits + [h for h in composed.used if h.chunk.id not in seen]
