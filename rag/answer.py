@@ -138,16 +138,20 @@ def display_sentence(sentence: str, hit: Hit, label: bool = True) -> str:
     return text.strip()
 
 
-def compose(chosen: list[Candidate], hits: list[Hit], label: bool = True) -> tuple[str, list[Citation]]:
+def compose(chosen: list[Candidate], hits: list[Hit], label: bool = True,
+            lead: dict[int, str] | None = None) -> tuple[str, list[Citation]]:
     """Answer text with a [n] marker after every sentence, and the citations in marker order.
 
-    With `label`, a sentence from a named system's passage is prefixed with the name once (when it lacks it).
+    With `label`, a sentence from a named system's passage is prefixed with the name once (when it lacks it);
+    `lead` maps a position in `chosen` to a sentence of our own that goes just before it.
     """
     markers: dict[int, int] = {}
     citations: list[Citation] = []
     parts = []
     labelled: set[int] = set()
-    for c in chosen:
+    for n, c in enumerate(chosen):
+        if lead and n in lead:
+            parts.append(lead[n])
         hit = hits[c.hit_rank]
         text = display_sentence(c.sentence, hit, label=label and c.hit_rank not in labelled)  # name the source once
         if not text.strip(" .!?"):

@@ -125,9 +125,10 @@ def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], 
                        parts=parts)
 
 
-def _compose(chosen: list[Candidate], passages: list[Passage], label: bool) -> tuple[str, list[Citation], list[Hit]]:
+def _compose(chosen: list[Candidate], passages: list[Passage], label: bool,
+             lead: dict[int, str] | None = None) -> tuple[str, list[Citation], list[Hit]]:
     hits = [p.hit for p in passages]
-    text, citations = compose(chosen, hits, label=label)
+    text, citations = compose(chosen, hits, label=label, lead=lead)
     used = [hits[i] for i in dict.fromkeys(c.hit_rank for c in chosen)]
     return text, citations, used
 
@@ -265,23 +266,28 @@ def _compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects:
     pick = ask if ask.slot or not QUANTITY.search(question) else Asked("number")
     chosen: list[Candidate] = []
     lacking: list[str] = []
+    lead: dict[int, str] = {}
     for s in subjects:
         allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
         cands = _candidates(question, qvec, passages, idf, allowed, {s.key})
         # The side is named, so its sentences are on topic: holding the asked type is enough.
         known = ans.given(question, names, ask)
         good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
-        if not good:
+        if not good:  # say that this side lacks it, then what its own passages do say (cited)
             lacking.append(s.name)
+            said = select([c for c in cands if passages[c.hit_rank].owner == s.key] or cands, 1)
+            if said:
+                lead[len(chosen)] = f"The documents don't report this for {s.name}; they say:"
+                chosen += said
             continue
         chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick)
-    if not chosen:
+    if len(lacking) == len(subjects):
         missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
                   f"{ans._join([s.name for s in subjects])}."
-        return Composed(missing, [], True, f"Refused: {missing}")
-    text, citations, used = _compose(chosen, passages, label=True)
-    for name in lacking:
-        text += f" The documents don't report this for {name}."
+        return _refusal(missing, chosen, passages)
+    text, citations, used = _compose(chosen, passages, label=True, lead=lead)
+    text += "".join(f" The documents don't report this for {name}." for name in lacking
+                    if f"report this for {name};" not in text)
     return Composed(text, citations, False, used=used)
 
 
