@@ -41,6 +41,7 @@ MIN_UNSEEN_CHARS = 4  # a question word the documents never use counts from this
 # "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
 QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
                       r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
+SHORT_PASSAGE = 4  # sentences: a passage this short is read as one statement when matching the asked words
 _YEAR = re.compile(r"(?:19|20)\d\d")
 REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
@@ -108,10 +109,12 @@ def _bare_title(sentence: str, hit: Hit) -> bool:
 
 
 def _title_tokens(p: Passage) -> set[str]:
-    """Words every sentence of a passage stands under: its title, names and institutions."""
+    """Words every sentence of a passage stands under: its title, names and institutions; in a short passage (a
+    tweet, a notes bullet) every sentence also stands under the others ("Code: https://…" is about the tweet)."""
     meta = p.hit.chunk.metadata
     names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
-    return set(content_tokens(" ".join([p.hit.chunk.title, *names])))
+    context = p.sentences if len(p.sentences) <= SHORT_PASSAGE else []
+    return set(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
 
 
 def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf,
@@ -172,11 +175,17 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
             missing = f"The documents don't mention {ans.focus_phrase(question, unseen)}."
             return Composed(missing, [], True, f"Refused: {missing}")
     cands = _candidates(question, qvec, passages, idf, allowed, keys)
-    typed = _slot_answering(cands, passages, focus, ask, idf, ans.given(question, names, ask)) if ask.slot else cands
+    known = ans.given(question, names, ask)
+    typed = _slot_answering(cands, passages, focus, ask, idf, known) if ask.slot else cands
     # A typed detail must be there; an open question about a named subject ("how does X work?") is answered from
-    # the subject's passages; one about no named subject must have its focus covered.
-    unanswered = (not typed and not ask.multipart) or (
-        not cands or (not subject or ask.slot) and not _covered(cands, passages, focus, idf, 2 if ask.multipart else 1))
+    # the subject's passages; one about no named subject must have its focus covered. A multi-part question is
+    # refused only when no part of it is answered ("What hardware …, and how far …?").
+    if ask.multipart:  # the whole question's words, over twice the sentences, or any one part
+        unanswered = (not cands or (not subject or ask.slot) and not _covered(cands, passages, focus, idf, 2)) and \
+            not any(_part_answered(p, cands, passages, names, idf, subject is not None) for p in intents.parts(question))
+    else:
+        unanswered = not typed or not cands or (
+            (not subject or ask.slot) and not _covered(cands, passages, focus, idf))
     if absent or unanswered:
         missing = ans.missing_sentence(question, ask, subject.name if subject else None, focus, absent=absent)
         own = [c for c in cands if passages[c.hit_rank].owner == subject.key] if subject else []
@@ -189,6 +198,17 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     if not citations:
         return Composed(REFUSAL_TEXT, [], True, "Refused: no sentence in the passages answers the question.")
     return Composed(text, citations, False, used=used)
+
+
+def _part_answered(part: str, cands: list[Candidate], passages: list[Passage], names: list[str], idf,
+                   has_subject: bool) -> bool:
+    """Whether the passages answer one part of a question: its typed detail is there, and its words are covered
+    (an open part about a named subject is answered from the subject's passages)."""
+    ask = asked(part)
+    focus = ans.focus_terms(part, names, ask)
+    if ask.slot:
+        cands = _slot_answering(cands, passages, focus, ask, idf, ans.given(part, names, ask))
+    return bool(cands) and ((has_subject and not ask.slot) or _covered(cands, passages, focus, idf))
 
 
 def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[str], names: list[str], idf) -> float:

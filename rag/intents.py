@@ -61,7 +61,8 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "number": (re.compile(r"\bhow (?:many|much|fast|large|big|long|often|far|high|low|small)\b|\bspeed ?ups?\b|\bpercent\w*\b|"
                           r"\bby what (?:factor|margin|percentage)\b|\bwhat(?= (?:fraction|share|ratio|speedup|throughput|"
                           r"latency|accuracy|overhead|reduction|improvement|gain|size|rate|number)\b)|\bhow much faster\b"
-                          r"|\bwhat(?= (?:\w+ )?(?:latency|throughput|speedup|accuracy|overhead)\b)"
+                          r"|\bwhat(?= (?:[\w-]+ ){0,4}(?:latency|throughput|speedup|accuracy|overhead|bandwidth|ttft|tpot|"
+                          r"utili[sz]ation|resolve rate|hit rate|success rate|error rate|pass rate)\b)"
                           r"|^what (?:is|was|are|were)\b(?=.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
                           r"bandwidth|utili[sz]ation)\b)"),
                re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
@@ -88,6 +89,9 @@ UNITS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "energy": (re.compile(r"\benergy\b|\bpower\b|\bwatts?\b|\bjoules?\b"),
                re.compile(r"\d\s?(?:%|W|kW|J|kWh|watts?|joules?)|\benergy\b|\bpower\b", re.I)),
 }
+
+
+_UNIT_ALONE = ("time", "memory")  # units whose words ask for a figure on their own (not "energy", "rate")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,8 @@ def asked(question: str) -> Asked:
     """The form of a question and the type of detail it asks for."""
     q = fold(question)
     slot = "number" if _AMOUNT.search(q) else next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
+    if slot is None and any(cue.search(q) for name, (cue, _) in UNITS.items() if name in _UNIT_ALONE):
+        slot = "number"  # "… in milliseconds", "… in GB": a unit named alone asks for a figure
     unit = next((name for name, (cue, _) in UNITS.items() if cue.search(q)), None) if slot == "number" else None
     if slot == "model" and _MODEL_SIZE_CUE.search(q):
         unit = "size"
