@@ -178,3 +178,17 @@ def test_slot_cues_leave_the_asked_topic_in_focus():
     assert "accept" in " ".join(ans.focus_terms(q, [], asked(q)))
     q = "What throughput gain does TriInfer claim?"
     assert ans.focus_terms(q, ["TriInfer"], asked(q)) == ["throughput"]
+
+
+def test_two_sources_that_give_different_figures_for_one_result_are_flagged():
+    from rag.extractive import disagreement
+
+    a = ("Experiments show CDLM achieves 3.6×-12.8× lower latency on math and coding tasks.", "poster:1")
+    b = ("Results: 3.6×–14.5× lower latency, competitive accuracy on math and coding.", "notes:1")
+    said = disagreement([a, b], {"poster:1": 1, "notes:1": 2})
+    assert said and "3.6×-12.8× [1]" in said and "3.6×–14.5× [2]" in said
+    same = ("Results: 3.6×-12.8× lower latency on math and coding.", "notes:1")
+    assert disagreement([a, same], {"poster:1": 1, "notes:1": 2}) is None  # same figure
+    other = ("The cluster holds 14.5× more GPUs than last year.", "notes:1")
+    assert disagreement([a, other], {"poster:1": 1, "notes:1": 2}) is None  # a different result
+    assert disagreement([a, (b[0], "poster:1")], {"poster:1": 1}) is None  # one source
