@@ -132,10 +132,21 @@ def display_sentence(sentence: str, hit: Hit, label: bool = True) -> str:
     else:
         text = _SOURCE_REF.sub(lambda m: " (" + ", ".join(re.findall(r"\d+", m.group(1))) + ")", sentence)
     name = hit.chunk.metadata.get("name") or ""
-    phrase = alias_phrase(hit.chunk) if label else ""
-    if phrase and name and (fold(name) not in fold(text) or phrase != name):
+    phrase = (alias_phrase(hit.chunk) or short_title(hit.chunk)) if label else ""
+    if phrase and (not name or fold(name) not in fold(text) or phrase != name) and fold(phrase) not in fold(text):
         text = f"{phrase}: {text}"
     return text.strip()
+
+
+SHORT_TITLE_CHARS = 60  # a poster without a system name is labelled by its title up to the colon, when this short
+
+
+def short_title(chunk) -> str:
+    """A poster's title up to its colon ("From Tokens to Layers"), when short; else nothing."""
+    if chunk.kind != "poster":
+        return ""
+    head = re.split(r":\s", chunk.title)[0].strip()
+    return head if len(head) <= SHORT_TITLE_CHARS else ""
 
 
 def compose(chosen: list[Candidate], hits: list[Hit], label: bool = True,
