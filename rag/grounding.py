@@ -22,7 +22,7 @@ _URL = re.compile(r"https?://[^\s<>()\[\]\"']+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _ENTITY = re.compile(r"\b(?:[A-Za-z]*[a-z][A-Z][\w-]*|[A-Z]{2,}[\w-]*|[A-Za-z]+\d[\w.-]*|[A-Z][a-z][\w-]*)")
 _REFUSAL = re.compile(
-    r"\b(?:documents?|sources?|context|passages?) (?:do not|don't|does not|doesn't) (?:answer|cover|contain|mention|say|provide)"
+    r"\b(?:documents?|sources?|context|passages?) (?:do not|don't|does not|doesn't) (?:answer|cover|contain|mention|say|provide|report|give|state|specify)"
     r"|\b(?:cannot|can't|can ?not|unable to) (?:answer|find|determine)"
     r"|\bno (?:information|mention|answer) (?:about|on|of|in|regarding)", re.I)
 
