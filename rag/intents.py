@@ -152,13 +152,14 @@ def holds_slot(sentence: str, ask: Asked) -> bool:
     """Whether a sentence holds the type of detail asked for (always True for an open question)."""
     if ask.slot is None:
         return True
+    if ask.slot == "model" and ask.unit != "size":  # "which model": a named model, not a size or a chip
+        return any(not re.fullmatch(_HARDWARE_MODEL, m.group(0)) for m in _MODEL_NAME.finditer(sentence))
     if not SLOTS[ask.slot][1].search(sentence):
         return False
     if ask.unit and ask.unit.startswith("count:"):
         return bool(_count_of(ask.unit[6:]).search(sentence))
-    if ask.slot == "model" and ask.unit != "size":  # "which model": a named model, not a size or a chip
-        return any(not re.fullmatch(_HARDWARE_MODEL, m.group(0)) for m in _MODEL_NAME.finditer(sentence))
-    return ask.unit is None or bool(UNITS[ask.unit][1].search(sentence))
+
+    return ask.unit not in UNITS or bool(UNITS[ask.unit][1].search(sentence))
 
 
 # "How many GPUs": the answer counts that noun ("1,024 GPUs", "thousands of GPUs").

@@ -12,6 +12,7 @@ from .text import STOPWORDS, fold
 from .types import Hit
 
 SUBJECT_MAX_CHUNKS = 3  # a coined name (or title phrase) in at most this many chunks identifies the system it is about
+SUBJECT_MIN_CHARS = 3  # "UW", "AI": two-letter acronyms name institutions and fields, not systems
 TITLE_PHRASE_WORDS = (4, 3, 2)  # a described system ("layered prefill") is named by this many words of its title
 _WORD = re.compile(r"[\w][\w-]*")
 
@@ -32,7 +33,7 @@ def find_subjects(loaded, question: str, compare: bool = False) -> list[Subject]
     # a subject when only a few chunks mention it: the poster (or notes entry) that does.
     listed = {fold(n) for names in found.values() for n in names}
     for term in named_terms(question):
-        if fold(term) in listed or not COINED.search(term):
+        if fold(term) in listed or not COINED.search(term) or len(term) < SUBJECT_MIN_CHARS:
             continue
         owners = [i for i, t in enumerate(loaded.corpus_text.chunks) if mentions(t, term)]
         if 0 < len(owners) <= SUBJECT_MAX_CHUNKS:

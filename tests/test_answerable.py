@@ -28,6 +28,14 @@ def test_asked_slot(question, slot, unit):
     assert (a.slot, a.unit) == (slot, unit)
 
 
+def test_model_slot_asks_for_a_name_or_a_size():
+    which, size = asked("Which pretrained model is behind X?"), asked("What model sizes did X train?")
+    assert (which.slot, size.slot, size.unit) == ("model", "model", "size")
+    assert not holds_slot("It renders 58 FPS with a 1.3B-parameter model on four H100 GPUs.", which)
+    assert holds_slot("It is built on Wan2.1.", which)
+    assert holds_slot("We train models of 1.3B and 14B parameters.", size)
+
+
 def test_question_forms():
     assert asked("compare OPKV and SkipKV").compare
     assert asked("How do X and Y differ?").compare
