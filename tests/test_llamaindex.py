@@ -101,3 +101,21 @@ def test_async_retrieve_matches(retriever):
 
     q = "What does OPKV do?"
     assert [n.node.id_ for n in asyncio.run(retriever.aretrieve(q))] == [n.node.id_ for n in retriever.retrieve(q)]
+
+
+def test_readme_example_runs_offline(real_settings, tmp_path):
+    """The README's llama-index example, as written, in a fresh process with no network (`unshare -n` if it works)."""
+    import re
+    import shutil
+
+    _require_llama_index()
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## In a llama-index pipeline", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    blocker = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True).returncode == 0 else []
+    env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_LOCAL_LLM": "0"}
+    proc = subprocess.run([*blocker, sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**env, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0].startswith("poster:") and "LEANN" in proc.stdout.splitlines()[0]
