@@ -12,7 +12,7 @@
   embeddings, and lets one failed sample become nan instead of failing or stalling the batch;
 - ResponseRelevancy's embeddings are the packaged MiniLM (`rag.embed`), behind ragas' `BaseRagasEmbedding`.
 
-Nothing but the judge endpoint is contacted: RAGAS_DO_NOT_TRACK is set before ragas is imported.
+Nothing but the judge endpoint is contacted: `eval` turns ragas tracking off before ragas is imported.
 """
 from __future__ import annotations
 
@@ -31,8 +31,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
-
-os.environ["RAGAS_DO_NOT_TRACK"] = "true"
 
 log = logging.getLogger(__name__)
 
@@ -311,11 +309,11 @@ def _judge_llm_base():
 def make_judge_llm(config: JudgeConfig, counters: Counter | None = None):
     """The ragas judge: `llm_factory(model, provider="openai", client=AsyncOpenAI(...))` inside a JudgeLLM."""
     from openai import AsyncOpenAI
-    from ragas._analytics import do_not_track
     from ragas.llms import llm_factory
 
-    os.environ["RAGAS_DO_NOT_TRACK"] = "true"
-    do_not_track.cache_clear()  # cached on first use: make sure an earlier import did not read it unset
+    from eval import ragas_tracking_off
+
+    ragas_tracking_off()  # again: something may have unset it since `eval` was imported
     counters = counters if counters is not None else Counter()
 
     async def on_response(response) -> None:

@@ -8,24 +8,21 @@ import argparse
 import hashlib
 import logging
 import math
-import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-os.environ["RAGAS_DO_NOT_TRACK"] = "true"
+import numpy as np
 
-import numpy as np  # noqa: E402
+from rag.config import Settings
 
-from rag.config import Settings  # noqa: E402
-
-from . import citecheck, gate  # noqa: E402
-from . import judge as judging  # noqa: E402
-from .gold import GOLD_PATH, coverage, in_split, load_gold  # noqa: E402
-from .report import write_reports  # noqa: E402
-from .retrieval import RETRIEVERS, rankings, summarize  # noqa: E402
-from .scoring import aggregate, score_question  # noqa: E402
+from . import citecheck, gate
+from . import judge as judging
+from .gold import GOLD_PATH, coverage, in_split, load_gold
+from .report import write_reports
+from .retrieval import RETRIEVERS, rankings, summarize
+from .scoring import aggregate, score_question
 
 log = logging.getLogger(__name__)
 
