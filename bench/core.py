@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.gold import GOLD_PATH, load_gold
+
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_QUESTIONS = ["Which paper won the MLSys 2026 Best Paper award?", "How much does NexSpec speed up RL training?",
                       "What are the three problems OPKV identifies in sparse-KV systems?",
@@ -115,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         build_index(settings, progress=False)
         out["build_s"] = time.perf_counter() - t
-        gold = ROOT / "eval" / "gold.jsonl"
-        questions = [json.loads(x)["user_input"] for x in gold.read_text().splitlines()] if gold.exists() else FALLBACK_QUESTIONS
+        questions = [i["user_input"] for i in load_gold()] if GOLD_PATH.exists() else FALLBACK_QUESTIONS
         ask(questions[0], settings=settings)  # warm: index and retriever loaded
         stages: dict[str, list[float]] = {}
         for _ in range(args.repeats):

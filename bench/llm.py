@@ -8,22 +8,20 @@ writes bench/results/llm.json. Timings on a shared machine are noisy: compare me
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from bench.core import FALLBACK_QUESTIONS, ROOT, _pct, write_result
+from bench.core import FALLBACK_QUESTIONS, _pct, write_result
+from eval.gold import GOLD_PATH, load_gold
 
 
 def _questions(n: int) -> list[str]:
-    gold = ROOT / "eval" / "gold.jsonl"
-    if not gold.exists():
+    """Up to n one-fact gold questions, spread over the file (the fallback questions without a gold file)."""
+    if not GOLD_PATH.exists():
         return FALLBACK_QUESTIONS[:n]
-    rows = [json.loads(x) for x in gold.read_text().splitlines() if x.strip()]
-    rows = [r for r in rows if r.get("kind", "").startswith("fact")]
+    rows = [r for r in load_gold() if r["kind"].startswith("fact")]
     return [r["user_input"] for r in rows[:: max(1, len(rows) // n)]][:n]
 
 

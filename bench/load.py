@@ -26,6 +26,7 @@ from concurrent.futures import CancelledError
 from pathlib import Path
 
 from bench.core import percentile
+from eval.gold import load_gold
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load.json"
@@ -34,8 +35,7 @@ ANSWER_PREFIX = '<div class="rag-answer">'   # a finished answer or refusal bubb
 
 def gold_questions(n: int) -> list[str]:
     """The first n gold questions, repeated in order if there are fewer."""
-    lines = (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
-    qs = [json.loads(line)["user_input"] for line in lines if line.strip()]
+    qs = [i["user_input"] for i in load_gold()]
     return [qs[i % len(qs)] for i in range(n)]
 
 

@@ -41,7 +41,7 @@ class E5Embedder:
 
 
 def _figures(settings, embedder) -> dict:
-    from eval.gold import load_gold, split_of
+    from eval.gold import in_split, load_gold
     from eval.retrieval import rankings, summarize as summarize_retrieval
     from rag.api import get_retriever, validate_question
 
@@ -50,9 +50,7 @@ def _figures(settings, embedder) -> dict:
     out, query_ms = {}, []
     for split in ("dev", "test"):
         ranked, relevant = [], []
-        for it in items:
-            if split_of(it["id"]) != split:
-                continue
+        for it in in_split(items, split):
             q = validate_question(it["user_input"], settings)[0]
             t = time.perf_counter()
             qvec = embedder.encode([q])[0]

@@ -28,7 +28,7 @@ CONFIGS = {"torch": ("torch", "fp32"), "onnx": ("onnx", "fp32"), "onnx-int8": ("
 
 WARM_CODE = """
 import json, time
-from eval.gold import load_gold, split_of
+from eval.gold import in_split, load_gold
 from eval.retrieval import rankings, summarize
 from rag.api import ask, get_retriever, validate_question
 from rag.config import Settings
@@ -48,9 +48,7 @@ for _ in range({repeats}):
 figures = {{}}
 for split in ("dev", "test"):
     ranked, relevant = [], []
-    for it in items:
-        if split_of(it["id"]) != split:
-            continue
+    for it in in_split(items, split):
         q = validate_question(it["user_input"], settings)[0]
         ranked.append(rankings(loaded.retriever, q, embedder.encode([q])[0], settings))
         relevant.append(it["reference_context_ids"])
