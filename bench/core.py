@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -15,33 +14,12 @@ from pathlib import Path
 
 from eval.gold import GOLD_PATH, load_gold
 
+from .stats import median, summarize
+
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_QUESTIONS = ["Which paper won the MLSys 2026 Best Paper award?", "How much does NexSpec speed up RL training?",
                       "What are the three problems OPKV identifies in sparse-KV systems?",
                       "Who characterized sparse attention as a stopgap?", "Where and when was MLSys 2026 held?"]
-
-
-def _pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (0-100) with linear interpolation between order statistics (nan when empty)."""
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    pos = p / 100 * (len(v) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-
-def summarize(values: list[float]) -> dict:
-    """p50, p95, p99, mean and count of a list of timings."""
-    n = len(values)
-    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
-            "mean": sum(values) / n if n else float("nan"), "n": n}
 
 
 def format_table(headers: list[str], rows: list[list], title: str | None = None) -> str:
@@ -96,7 +74,7 @@ def import_time(runs: int = 5) -> float:
     code = "import time; t=time.perf_counter(); import rag; print(time.perf_counter()-t)"
     times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout)
              for _ in range(runs)]
-    return statistics.median(times)
+    return median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k, v in a.timings_ms.items():
                     stages.setdefault(k, []).append(v)
     out["questions"] = len(questions) * args.repeats
-    out["ask_ms"] = {k: {"p50": _pct(v, 50), "p95": _pct(v, 95), "p99": _pct(v, 99)} for k, v in stages.items()}
+    out["ask_ms"] = {k: summarize(v) for k, v in stages.items()}
     print(f"import rag            {out['import_rag_s'] * 1000:8.1f} ms")
     print(f"model load            {out['model_load_s']:8.2f} s")
     print(f"index build           {out['build_s']:8.2f} s   (model already loaded)")

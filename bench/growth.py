@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .core import FALLBACK_QUESTIONS, format_table, percentile, write_result
+from .core import FALLBACK_QUESTIONS, format_table, write_result
+from .stats import percentile
 
 
 def folder_bytes(path: Path) -> int:

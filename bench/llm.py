@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
-from bench.core import FALLBACK_QUESTIONS, _pct, write_result
+from bench.core import FALLBACK_QUESTIONS, write_result
+from bench.stats import summarize
 from eval.gold import GOLD_PATH, load_gold
 
 
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load"):
         vals = [r[key] for r in rows if r[key] is not None]
-        summary[key] = {"p50": _pct(vals, 50), "p95": _pct(vals, 95), "mean": statistics.fmean(vals)} if vals else \
-            {"p50": float("nan"), "p95": float("nan"), "mean": float("nan")}
+        summary[key] = summarize(vals, (50, 95))
     summary["llm_answers_kept"] = sum(r["mode"] == "llm" for r in rows)
     out.update(summary=summary, model=model, questions=len(rows))
     print(f"{len(rows)} questions, model {model}:")

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import urllib.request
 from concurrent.futures import CancelledError
 from pathlib import Path
 
-from bench.core import percentile
+from bench.stats import median, percentile
 from eval.gold import load_gold
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +84,7 @@ class Sampler(threading.Thread):
             if rss is not None:
                 values.append(rss)
             time.sleep(0.05)
-        return statistics.median(values) if values else float("nan")
+        return median(values)
 
 
 def start_server(port: int, index_dir: Path | None, log_path: Path) -> subprocess.Popen:

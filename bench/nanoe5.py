@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core import format_table, summarize, write_result
+from bench.core import format_table, write_result
+from bench.stats import summarize
 
 
 class E5Embedder:
