@@ -104,7 +104,7 @@ def print_result(result: dict, as_json: bool, title: str, metrics: tuple[str, ..
     """Print a benchmark's figures: as JSON, or as one table of retrievers by metric under the title."""
     import json
 
-    from .core import format_table
+    from eval.tables import format_table
 
     if as_json:
         print(json.dumps(result, indent=2))

@@ -15,6 +15,7 @@ import time
 from bench.core import FALLBACK_QUESTIONS, write_result
 from bench.stats import summarize
 from eval.gold import GOLD_PATH, load_gold
+from eval.tables import format_table
 
 
 def _questions(n: int) -> list[str]:
@@ -134,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     summary["llm_answers_kept"] = sum(r["mode"] == "llm" for r in rows)
     out.update(summary=summary, model=model, questions=len(rows))
     print(f"{len(rows)} questions, model {model}:")
-    for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load"):
-        v = summary[key]
-        print(f"  {key:13s} p50 {v['p50']:8.3f}  p95 {v['p95']:8.3f}  mean {v['mean']:8.3f}")
+    print(format_table(["figure", "p50", "p95", "mean"],
+                       [[key, summary[key]["p50"], summary[key]["p95"], summary[key]["mean"]]
+                        for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load")]))
     print(f"  LLM answers kept after the check: {summary['llm_answers_kept']} of {len(rows)}")
     write_result("llm.json", out)
     return 0

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core import format_table, write_result
+from bench.core import write_result
 from bench.stats import summarize
+from eval.tables import format_table
 
 
 class E5Embedder:

@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.core import ROOT, format_table, write_result
+from bench.core import ROOT, write_result
 from bench.stats import median, summarize
+from eval.tables import format_table
 
 COLD_QUESTION = "What does OPKV do?"
 CONFIGS = {"torch": ("torch", "fp32"), "onnx": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8")}

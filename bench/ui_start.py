@@ -19,8 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.core import ROOT, format_table, write_result
+from bench.core import ROOT, write_result
 from bench.stats import median
+from eval.tables import format_table
 
 QUESTION = "What does OPKV do?"
 

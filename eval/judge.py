@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
+from .tables import format_table, markdown_table, metric_cell
+
 log = logging.getLogger(__name__)
 
 # Reported names, in report order, with the ragas class that computes each.
@@ -646,30 +648,24 @@ def check_answer_mode(mode: str | None, settings=None) -> None:
         raise JudgeArgumentError(f"--answer-mode llm: {status.reason}")
 
 
-def _fmt(v) -> str:
-    v = finite(v)
-    return "n/a" if math.isnan(v) else f"{v:.3f}"
-
-
 def summary_lines(judged: dict) -> list[str]:
     """Terminal lines: one per judged metric, then what the judge did."""
     meta = judged["meta"]
-    lines = [f"{'judged (not gated)':<28} {'mean':>6} {'n':>4}"]
-    for name, m in judged["metrics"].items():
-        lines.append(f"{name:<28} {_fmt(m['mean']):>6} {m['n']:>4}")
-    lines.append(f"judge {meta['model']} at {meta['base_url']}: {meta['scored']}/{meta['judged']} samples scored, "
-                 f"{meta['ok_calls']}/{meta['calls']} calls ok, {meta['seconds']:.1f} s"
-                 + ("" if meta["finished"] else " (overall timeout hit)"))
-    return lines
+    table = format_table(["judged (not gated)", "mean", "n"],
+                         [[name, finite(m["mean"]), m["n"]] for name, m in judged["metrics"].items()], cell=metric_cell)
+    return [*table.splitlines(),
+            f"judge {meta['model']} at {meta['base_url']}: {meta['scored']}/{meta['judged']} samples scored, "
+            f"{meta['ok_calls']}/{meta['calls']} calls ok, {meta['seconds']:.1f} s"
+            + ("" if meta["finished"] else " (overall timeout hit)")]
 
 
 def markdown_lines(judged: dict) -> list[str]:
     """The report section: mean and n per metric, and how the judge ran."""
     meta = judged["meta"]
-    lines = ["| metric | ragas class | mean | n scored | failed | skipped |", "|---|---|---|---|---|---|"]
-    for name, m in judged["metrics"].items():
-        lines.append(f"| {name} | {m.get('ragas_class', '')} | {_fmt(m['mean'])} | {m['n']} of {m['of']} | "
-                     f"{m.get('failed', 0)} | {m.get('skipped', 0)} |")
+    lines = markdown_table(["metric", "ragas class", "mean", "n scored", "failed", "skipped"],
+                           [[name, m.get("ragas_class", ""), finite(m["mean"]), f"{m['n']} of {m['of']}",
+                             m.get("failed", 0), m.get("skipped", 0)] for name, m in judged["metrics"].items()],
+                           cell=metric_cell).splitlines()
     modes = ", ".join(f"{k}: {v}" for k, v in sorted(meta.get("answer_modes", {}).items())) or "none"
     errors = ", ".join(f"{k}: {v}" for k, v in meta.get("call_errors", {}).items()) or "none"
     cfg = meta.get("config", {})

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from .retrieval import RETRIEVERS
+from .tables import markdown_table, metric_cell
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,9 @@ def _clean(obj):
     return obj
 
 
-def _fmt(v) -> str:
-    """A table cell: 3 decimals for floats, n/a for missing values."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-
 def _table(header: list[str], rows: list[list]) -> list[str]:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return lines
+    """A markdown table of metrics, as lines."""
+    return markdown_table(header, rows, cell=metric_cell).splitlines()
 
 
 def markdown(results: dict) -> str:

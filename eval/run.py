@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import math
 import sys
 import time
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from .gold import GOLD_PATH, coverage, in_split, load_gold
 from .report import write_reports
 from .retrieval import RETRIEVERS, rankings, summarize
 from .scoring import aggregate, score_question
+from .tables import format_table, metric_cell
 
 log = logging.getLogger(__name__)
 
@@ -174,33 +174,26 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
 
 
 def summary(results: dict) -> str:
-    """Plain-text summary table for the terminal."""
+    """Plain-text summary tables for the terminal."""
     ret = results["retrieval"]
     mrr = next(key for key in ret["fused"] if key.startswith("mrr@"))
-
-    def f(v) -> str:
-        return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
-
-    lines = [f"{'retriever':<10} {'R@1':>6} {'R@5':>6} {'R@10':>6} {mrr.upper():>7}"]
-    lines += [f"{n:<10} {f(ret[n]['recall@1']):>6} {f(ret[n]['recall@5']):>6} {f(ret[n]['recall@10']):>6} "
-              f"{f(ret[n][mrr]):>7}" for n in RETRIEVERS]
-    lines.append("")
+    tables = [format_table(["retriever", "R@1", "R@5", "R@10", mrr.upper()],
+                           [[n, ret[n]["recall@1"], ret[n]["recall@5"], ret[n]["recall@10"], ret[n][mrr]]
+                            for n in RETRIEVERS], cell=metric_cell)]
     halves = results.get("splits", {})
-    lines.append(f"{'metric':<28} " + " ".join(f"{h:>6}" for h in halves) + f" {'gated':>6}")
-    for name, value in {**results["headline"], **results["ragas"]}.items():
-        low, high = results["thresholds"].get(name), results.get("maxima", {}).get(name)
-        per_half = " ".join(f"{f(m.get(name)):>6}" for m in halves.values())
-        limit = f"   (min {low:.3f})" if low is not None else f"   (max {high:.3f})" if high is not None else ""
-        lines.append(f"{name:<28} {per_half} {f(value):>6}{limit}")
-    lines.append("")
-    lines.append(f"{'kind':<14} {'n':>4} {'facts':>6} {'evid5':>6} {'cite':>6} {'R@5':>6}")
-    for kind, m in results["by_kind"].items():
-        lines.append(f"{kind:<14} {m['questions']:>4} {f(m['key_fact_recall']):>6} {f(m['evidence_in_top5']):>6} "
-                     f"{f(m['citation_validity']):>6} {f(m['fused_recall_at_5']):>6}")
+    minima, maxima = results["thresholds"], results.get("maxima", {})
+    tables.append(format_table(
+        ["metric", *halves, "gated", "min", "max"],
+        [[name, *[m.get(name) for m in halves.values()], value, minima.get(name, ""), maxima.get(name, "")]
+         for name, value in {**results["headline"], **results["ragas"]}.items()], cell=metric_cell))
+    tables.append(format_table(
+        ["kind", "n", "facts", "evid5", "cite", "R@5"],
+        [[kind, m["questions"], m["key_fact_recall"], m["evidence_in_top5"], m["citation_validity"],
+          m["fused_recall_at_5"]] for kind, m in results["by_kind"].items()], cell=metric_cell))
     if results.get("judge"):
-        lines += ["", *judging.summary_lines(results["judge"])]
-    lines.append(f"\n{results['overall']['questions']} questions in {results['meta']['seconds']:.1f} s")
-    return "\n".join(lines)
+        tables.append("\n".join(judging.summary_lines(results["judge"])))
+    tables.append(f"{results['overall']['questions']} questions in {results['meta']['seconds']:.1f} s")
+    return "\n\n".join(tables)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

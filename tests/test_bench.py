@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench import scale
-from bench.core import format_table, markdown_table
+from eval.tables import format_table, markdown_table
 from bench.stats import percentile, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
