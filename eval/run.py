@@ -1,7 +1,7 @@
 """The evaluation harness: `python -m eval [--gold PATH] [--limit N] [--k 5] [--out DIR] [--gate]`.
 
 With `--judge-base-url URL --judge-model NAME` it also scores the answers with LLM-judged Ragas metrics
-(eval/judge.py); `--answer-mode` chooses how the answers are produced."""
+(eval/judge/); `--answer-mode` chooses how the answers are produced."""
 from __future__ import annotations
 
 import argparse
@@ -96,7 +96,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     """Answer every gold question, score answers and the three retrievers, and write the report.
 
     `answer_mode` ("auto", "llm", "extractive"; None = the settings' mode) is passed to `ask`; with `judge_config`
-    the answers are also scored by an LLM judge (eval/judge.py), whose endpoint is checked before any answering.
+    the answers are also scored by an LLM judge (eval/judge/), whose endpoint is checked before any answering.
     """
     from tqdm import tqdm
 
