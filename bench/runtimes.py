@@ -30,9 +30,9 @@ CONFIGS = {"torch": ("torch", "fp32"), "onnx": ("onnx", "fp32"), "onnx-int8": ("
 
 WARM_CODE = """
 import json, time
-from eval.gold import in_split, load_gold
-from eval.retrieval import rankings, summarize
-from rag.api import ask, get_retriever, validate_question
+from eval.gold import load_gold
+from eval.retrieval import split_figures
+from rag.api import ask, get_retriever
 from rag.config import Settings
 from rag.embed import embedder_for
 settings = Settings(mode="extractive")
@@ -47,15 +47,8 @@ for _ in range({repeats}):
         a = ask(it["user_input"], settings=settings, embedder=embedder)
         for k, v in a.timings_ms.items():
             stages.setdefault(k, []).append(v)
-figures = {{}}
-for split in ("dev", "test"):
-    ranked, relevant = [], []
-    for it in in_split(items, split):
-        q = validate_question(it["user_input"], settings)[0]
-        ranked.append(rankings(loaded.retriever, q, embedder.encode([q])[0], settings))
-        relevant.append(it["reference_context_ids"])
-    figures[split] = {{name: {{m: s[m] for m in ("recall@1", "recall@5", "mrr@10", "questions")}}
-                      for name, s in summarize(ranked, relevant).items()}}
+figures = split_figures(loaded.retriever, items, settings, lambda q: embedder.encode([q])[0],
+                        ("recall@1", "recall@5", "mrr@10", "questions"))
 print(json.dumps({{"stages": stages, "retrieval": figures}}))
 """
 
