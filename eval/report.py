@@ -68,6 +68,13 @@ def fused_description(settings: dict) -> str:
                                     else f", plus the name boost ({boost:g})")
 
 
+def _default_settings() -> dict:
+    """The settings a report without its own describes: today's defaults."""
+    from rag.config import Settings
+
+    return Settings().model_dump(mode="json")
+
+
 def _table(header: list[str], rows: list[list]) -> list[str]:
     """A markdown table of metrics, as lines."""
     return markdown_table(header, rows, cell=metric_cell).splitlines()
@@ -110,7 +117,7 @@ def markdown(results: dict) -> str:
               "", "## By kind", ""]
     lines += _table(["kind", *KIND_COLUMNS],
                     [[kind, *[m.get(c) for c in KIND_COLUMNS]] for kind, m in results["by_kind"].items()])
-    lines += ["", "## Definitions", "", *[d.format(fused=fused_description(results.get("settings", {}))) for d in DEFINITIONS], "",
+    lines += ["", "## Definitions", "", *[d.format(fused=fused_description(results.get("settings") or _default_settings())) for d in DEFINITIONS], "",
               "## Misses", ""]
     for r in results["questions"]:
         why = []
