@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.core import ROOT, format_table
+from bench.core import ROOT
+from eval.tables import format_table
 
 TARGETS = {"warm_p50_ms": 30.0, "warm_over_floor": 1.5, "import_s": 0.3, "first_answer_s": 8.0,
            "scale_p50_ms": 20.0, "scale_recall": 0.95, "scale_index_gb": 2.0}
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def report(out_dir: Path) -> str:
     """Markdown tables of the last saved runs (bench.json, scale.json in out_dir), for docs/performance.md."""
-    from bench.core import markdown_table
+    from eval.tables import markdown_table
 
     parts = []
     bench_json, scale_json = out_dir / "bench.json", out_dir / "scale.json"

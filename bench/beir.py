@@ -7,21 +7,21 @@ embedding cache (RAG_CACHE_DIR/embeddings), so reruns are fast.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
 from eval.metrics import mean, recall_at_k
 
-from .ir import RETRIEVERS, LuceneBM25, build_retriever, ndcg_at_k, print_result, rank_all
+from .ir import LuceneBM25, build_retriever, ndcg_at_k, rank_all, run_cli
 
 log = logging.getLogger(__name__)
 
 DEPTH = 100
 METRICS = ["ndcg@10", "recall@10", "recall@100"]
+INPUTS = {"folder": {"type": Path, "help": "a folder in BEIR layout"},
+          "--split": {"default": "train", "help": "qrels split to score (default train)"}}
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -92,17 +92,8 @@ def run(folder: Path, split: str = "train", settings=None, embedder=None) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table (or the JSON with --json)."""
-    p = argparse.ArgumentParser(prog="python -m bench.beir", description=__doc__.split("\n\n")[0])
-    p.add_argument("folder", type=Path, help="a folder in BEIR layout")
-    p.add_argument("--split", default="train", help="qrels split to score (default train)")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    result = run(args.folder, args.split)
-    title = (f"{args.folder.name} {args.split}: {result['queries']} queries, {result['documents']} documents "
-             f"({result['seconds']['total']} s)")
-    print_result(result, args.json, title, METRICS)
-    return 0
+    return run_cli(argv, "python -m bench.beir", __doc__, METRICS, INPUTS,
+                   lambda a: (f"{a.folder.name} {a.split}", run(a.folder, a.split)))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from eval.gold import GOLD_PATH, load_gold
+from eval.tables import format_table
+
+from .stats import median, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_QUESTIONS = ["Which paper won the MLSys 2026 Best Paper award?", "How much does NexSpec speed up RL training?",
@@ -19,82 +23,12 @@ FALLBACK_QUESTIONS = ["Which paper won the MLSys 2026 Best Paper award?", "How m
                       "Who characterized sparse attention as a stopgap?", "Where and when was MLSys 2026 held?"]
 
 
-def _pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (0-100) with linear interpolation between order statistics (nan when empty)."""
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    pos = p / 100 * (len(v) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-
-def summarize(values: list[float]) -> dict:
-    """p50, p95, p99, mean and count of a list of timings."""
-    n = len(values)
-    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
-            "mean": sum(values) / n if n else float("nan"), "n": n}
-
-
-def format_table(headers: list[str], rows: list[list], title: str | None = None) -> str:
-    """A plain-text table: numbers right-aligned with sensible precision, text left-aligned."""
-    def cell(v) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, bool):
-            return "yes" if v else "no"
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, float):
-            if v != v:
-                return "-"
-            a = abs(v)
-            return f"{v:,.0f}" if a >= 1000 else f"{v:.1f}" if a >= 100 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
-        return str(v)
-
-    body = [[cell(v) for v in row] for row in rows]
-    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) if rows else False
-               for i in range(len(headers))]
-    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
-
-    out = [title] if title else []
-    out += [line(headers), line(["-" * w for w in widths])] + [line(r) for r in body]
-    return "\n".join(out)
-
-
-def markdown_table(headers: list[str], rows: list[list]) -> str:
-    """The same table as GitHub markdown."""
-    text = format_table(headers, rows).splitlines()
-    cells = [[c for c in _split_cells(line, text[1])] for line in (text[0], *text[2:])]
-    md = ["| " + " | ".join(cells[0]) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    md += ["| " + " | ".join(r) + " |" for r in cells[1:]]
-    return "\n".join(md)
-
-
-def _split_cells(line: str, rule: str) -> list[str]:
-    """Cut a formatted line at the column boundaries of the dashed rule line."""
-    out, pos = [], 0
-    for dashes in rule.split("  "):
-        out.append(line[pos:pos + len(dashes)].strip())
-        pos += len(dashes) + 2
-    return out
-
-
 def import_time(runs: int = 5) -> float:
     """Median wall time of `import rag` in a fresh interpreter, in seconds."""
     code = "import time; t=time.perf_counter(); import rag; print(time.perf_counter()-t)"
     times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout)
              for _ in range(runs)]
-    return statistics.median(times)
+    return median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         build_index(settings, progress=False)
         out["build_s"] = time.perf_counter() - t
-        gold = ROOT / "eval" / "gold.jsonl"
-        questions = [json.loads(x)["user_input"] for x in gold.read_text().splitlines()] if gold.exists() else FALLBACK_QUESTIONS
+        questions = [i["user_input"] for i in load_gold()] if GOLD_PATH.exists() else FALLBACK_QUESTIONS
         ask(questions[0], settings=settings)  # warm: index and retriever loaded
         stages: dict[str, list[float]] = {}
         for _ in range(args.repeats):
@@ -125,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
                 for k, v in a.timings_ms.items():
                     stages.setdefault(k, []).append(v)
     out["questions"] = len(questions) * args.repeats
-    out["ask_ms"] = {k: {"p50": _pct(v, 50), "p95": _pct(v, 95), "p99": _pct(v, 99)} for k, v in stages.items()}
+    out["ask_ms"] = {k: summarize(v) for k, v in stages.items()}
     print(f"import rag            {out['import_rag_s'] * 1000:8.1f} ms")
     print(f"model load            {out['model_load_s']:8.2f} s")
     print(f"index build           {out['build_s']:8.2f} s   (model already loaded)")
-    print(f"warm ask() over {out['questions']} questions (ms):")
-    for k, v in out["ask_ms"].items():
-        print(f"  {k:10s} p50 {v['p50']:7.2f}  p95 {v['p95']:7.2f}  p99 {v['p99']:7.2f}")
+    print(format_table(["stage", "p50", "p95", "p99"],
+                       [[k, v["p50"], v["p95"], v["p99"]] for k, v in out["ask_ms"].items()],
+                       title=f"warm ask() over {out['questions']} questions (ms):"))
     write_result("core.json", out)
     return 0
 

@@ -16,7 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .core import FALLBACK_QUESTIONS, format_table, percentile, write_result
+from eval.tables import format_table
+
+from .core import FALLBACK_QUESTIONS, write_result
+from .stats import percentile
 
 
 def folder_bytes(path: Path) -> int:

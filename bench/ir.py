@@ -2,10 +2,12 @@
 retriever over any chunks, a plain Lucene-style BM25 baseline, the rankings of each retriever, and nDCG."""
 from __future__ import annotations
 
+import argparse
 import logging
 import math
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -104,9 +106,26 @@ def print_result(result: dict, as_json: bool, title: str, metrics: tuple[str, ..
     """Print a benchmark's figures: as JSON, or as one table of retrievers by metric under the title."""
     import json
 
-    from .core import format_table
+    from eval.tables import format_table
 
     if as_json:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(["retriever", *metrics], table_rows(result, metrics), title=title))
+
+
+def run_cli(argv: list[str] | None, prog: str, doc: str, metrics: Sequence[str], inputs: dict[str, dict],
+            measure: Callable[[argparse.Namespace], tuple[str, dict]]) -> int:
+    """An external benchmark's command line: its input flags (name -> add_argument keywords) and --json, a logged
+    run (`measure` returns the run's name and figures), then the table or the JSON."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    for flag, kwargs in inputs.items():
+        p.add_argument(flag, **kwargs)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    name, result = measure(args)
+    title = (f"{name}: {result['queries']} queries over {result['documents']} documents "
+             f"({result['seconds']['total']} s)")
+    print_result(result, args.json, title, tuple(metrics))
+    return 0

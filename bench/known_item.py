@@ -7,21 +7,21 @@ by the source registry); FILE holds `{_id, text, target: {file, id, title}}` lin
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 from eval.metrics import mean, recall_at_k, reciprocal_rank
 
 from .beir import read_jsonl
-from .ir import LuceneBM25, build_retriever, print_result, rank_all
+from .ir import LuceneBM25, build_retriever, rank_all, run_cli
 
 log = logging.getLogger(__name__)
 
 DEPTH = 10
 METRICS = ["mrr@10", "recall@1", "recall@10"]
+INPUTS = {"--corpus": {"type": Path, "required": True, "help": "corpus folder (any files the sources accept)"},
+          "--queries": {"type": Path, "required": True, "help": "JSON-lines known-item queries"}}
 
 
 def target_ids(chunks, queries: list[dict]) -> list[str | None]:
@@ -79,17 +79,8 @@ def run(corpus: Path, queries_file: Path, settings=None, embedder=None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table (or the JSON with --json)."""
-    p = argparse.ArgumentParser(prog="python -m bench.known_item", description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", type=Path, required=True, help="corpus folder (any files the sources accept)")
-    p.add_argument("--queries", type=Path, required=True, help="JSON-lines known-item queries")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    result = run(args.corpus, args.queries)
-    title = (f"known-item: {result['queries']} queries over {result['documents']} documents "
-             f"({result['seconds']['total']} s)")
-    print_result(result, args.json, title, METRICS)
-    return 0
+    return run_cli(argv, "python -m bench.known_item", __doc__, METRICS, INPUTS,
+                   lambda a: ("known-item", run(a.corpus, a.queries)))
 
 
 if __name__ == "__main__":

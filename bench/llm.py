@@ -8,22 +8,21 @@ writes bench/results/llm.json. Timings on a shared machine are noisy: compare me
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import time
-from pathlib import Path
 
-from bench.core import FALLBACK_QUESTIONS, ROOT, _pct, write_result
+from bench.core import FALLBACK_QUESTIONS, write_result
+from bench.stats import summarize
+from eval.gold import GOLD_PATH, load_gold
+from eval.tables import format_table
 
 
 def _questions(n: int) -> list[str]:
-    gold = ROOT / "eval" / "gold.jsonl"
-    if not gold.exists():
+    """Up to n one-fact gold questions, spread over the file (the fallback questions without a gold file)."""
+    if not GOLD_PATH.exists():
         return FALLBACK_QUESTIONS[:n]
-    rows = [json.loads(x) for x in gold.read_text().splitlines() if x.strip()]
-    rows = [r for r in rows if r.get("kind", "").startswith("fact")]
+    rows = [r for r in load_gold() if r["kind"].startswith("fact")]
     return [r["user_input"] for r in rows[:: max(1, len(rows) // n)]][:n]
 
 
@@ -132,14 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load"):
         vals = [r[key] for r in rows if r[key] is not None]
-        summary[key] = {"p50": _pct(vals, 50), "p95": _pct(vals, 95), "mean": statistics.fmean(vals)} if vals else \
-            {"p50": float("nan"), "p95": float("nan"), "mean": float("nan")}
+        summary[key] = summarize(vals, (50, 95))
     summary["llm_answers_kept"] = sum(r["mode"] == "llm" for r in rows)
     out.update(summary=summary, model=model, questions=len(rows))
     print(f"{len(rows)} questions, model {model}:")
-    for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load"):
-        v = summary[key]
-        print(f"  {key:13s} p50 {v['p50']:8.3f}  p95 {v['p95']:8.3f}  mean {v['mean']:8.3f}")
+    print(format_table(["figure", "p50", "p95", "mean"],
+                       [[key, summary[key]["p50"], summary[key]["p95"], summary[key]["mean"]]
+                        for key in ("ttft_s", "total_s", "check_ms", "prompt_tokens", "load")]))
     print(f"  LLM answers kept after the check: {summary['llm_answers_kept']} of {len(rows)}")
     write_result("llm.json", out)
     return 0

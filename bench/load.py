@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ import urllib.request
 from concurrent.futures import CancelledError
 from pathlib import Path
 
-from bench.core import percentile
+from bench.stats import median, percentile
+from eval.gold import load_gold
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load.json"
@@ -34,8 +34,7 @@ ANSWER_PREFIX = '<div class="rag-answer">'   # a finished answer or refusal bubb
 
 def gold_questions(n: int) -> list[str]:
     """The first n gold questions, repeated in order if there are fewer."""
-    lines = (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
-    qs = [json.loads(line)["user_input"] for line in lines if line.strip()]
+    qs = [i["user_input"] for i in load_gold()]
     return [qs[i % len(qs)] for i in range(n)]
 
 
@@ -85,7 +84,7 @@ class Sampler(threading.Thread):
             if rss is not None:
                 values.append(rss)
             time.sleep(0.05)
-        return statistics.median(values) if values else float("nan")
+        return median(values)
 
 
 def start_server(port: int, index_dir: Path | None, log_path: Path) -> subprocess.Popen:

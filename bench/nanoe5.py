@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core import format_table, summarize, write_result
+from bench.core import write_result
+from bench.stats import summarize
+from eval.tables import format_table
 
 
 class E5Embedder:
@@ -41,27 +43,21 @@ class E5Embedder:
 
 
 def _figures(settings, embedder) -> dict:
-    from eval.gold import load_gold, split_of
-    from eval.retrieval import rankings, summarize as summarize_retrieval
-    from rag.api import get_retriever, validate_question
+    """Gold retrieval figures per half with this embedder, and the time to embed one question."""
+    from eval.gold import load_gold
+    from eval.retrieval import split_figures
+    from rag.api import get_retriever
 
-    loaded = get_retriever(settings, embedder)
-    items = load_gold()
-    out, query_ms = {}, []
-    for split in ("dev", "test"):
-        ranked, relevant = [], []
-        for it in items:
-            if split_of(it["id"]) != split:
-                continue
-            q = validate_question(it["user_input"], settings)[0]
-            t = time.perf_counter()
-            qvec = embedder.encode([q])[0]
-            query_ms.append((time.perf_counter() - t) * 1000)
-            ranked.append(rankings(loaded.retriever, q, qvec, settings))
-            relevant.append(it["reference_context_ids"])
-        out[split] = {name: {m: s[m] for m in ("recall@1", "recall@5", "mrr@10")}
-                      for name, s in summarize_retrieval(ranked, relevant).items()}
-    return {"retrieval": out, "query_ms": summarize(query_ms)}
+    query_ms = []
+
+    def encode(q: str) -> np.ndarray:
+        t = time.perf_counter()
+        qvec = embedder.encode([q])[0]
+        query_ms.append((time.perf_counter() - t) * 1000)
+        return qvec
+
+    retrieval = split_figures(get_retriever(settings, embedder).retriever, load_gold(), settings, encode)
+    return {"retrieval": retrieval, "query_ms": summarize(query_ms)}
 
 
 def measure(make, label: str, tmp: Path) -> dict:

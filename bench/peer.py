@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.core import ROOT, summarize
+from bench.stats import summarize
 
 
 def llama_index_static_dir() -> Path | None:

@@ -21,16 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.core import ROOT, format_table, summarize, write_result
+from bench.core import ROOT, write_result
+from bench.stats import median, summarize
+from eval.tables import format_table
 
 COLD_QUESTION = "What does OPKV do?"
 CONFIGS = {"torch": ("torch", "fp32"), "onnx": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8")}
 
 WARM_CODE = """
 import json, time
-from eval.gold import load_gold, split_of
-from eval.retrieval import rankings, summarize
-from rag.api import ask, get_retriever, validate_question
+from eval.gold import load_gold
+from eval.retrieval import split_figures
+from rag.api import ask, get_retriever
 from rag.config import Settings
 from rag.embed import embedder_for
 settings = Settings(mode="extractive")
@@ -45,17 +47,8 @@ for _ in range({repeats}):
         a = ask(it["user_input"], settings=settings, embedder=embedder)
         for k, v in a.timings_ms.items():
             stages.setdefault(k, []).append(v)
-figures = {{}}
-for split in ("dev", "test"):
-    ranked, relevant = [], []
-    for it in items:
-        if split_of(it["id"]) != split:
-            continue
-        q = validate_question(it["user_input"], settings)[0]
-        ranked.append(rankings(loaded.retriever, q, embedder.encode([q])[0], settings))
-        relevant.append(it["reference_context_ids"])
-    figures[split] = {{name: {{m: s[m] for m in ("recall@1", "recall@5", "mrr@10", "questions")}}
-                      for name, s in summarize(ranked, relevant).items()}}
+figures = split_figures(loaded.retriever, items, settings, lambda q: embedder.encode([q])[0],
+                        ("recall@1", "recall@5", "mrr@10", "questions"))
 print(json.dumps({{"stages": stages, "retrieval": figures}}))
 """
 
@@ -107,11 +100,6 @@ def _timed(cmd: list[str], env: dict) -> dict:
             "stdout": proc.stdout}
 
 
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-
-
 def measure(config: str, index_dir: Path, runs: int, repeats: int) -> dict:
     """Build, cold start and warm figures of one runtime, each phase in fresh processes."""
     runtime, precision = CONFIGS[config]
@@ -128,13 +116,13 @@ def measure(config: str, index_dir: Path, runs: int, repeats: int) -> dict:
                     "embedder": manifest.get("embedder")}
     out["load_at_cold"] = _load()
     cold = [_timed([rag_bin, "ask", COLD_QUESTION], env) for _ in range(runs)]
-    out["cold_ask"] = {k: _median([c[k] for c in cold]) for k in ("wall_s", "peak_rss_mb", "cpu_s")}
+    out["cold_ask"] = {k: median([c[k] for c in cold]) for k in ("wall_s", "peak_rss_mb", "cpu_s")}
     out["cold_ask"]["runs"] = [round(c["wall_s"], 3) for c in cold]
     out["cold_ask"]["cited"] = "[1]" in cold[0]["stdout"]
     imports = [_timed([sys.executable, "-c", "import rag"], env)["wall_s"] for _ in range(runs)]
     bare = [_timed([sys.executable, "-c", "pass"], env)["wall_s"] for _ in range(runs)]
-    out["import_rag_s"] = max(0.0, _median(imports) - _median(bare))
-    out["interpreter_s"] = _median(bare)
+    out["import_rag_s"] = max(0.0, median(imports) - median(bare))
+    out["interpreter_s"] = median(bare)
     out["load_at_warm"] = _load()
     warm = _timed([sys.executable, "-c", WARM_CODE.format(repeats=repeats)], env)
     data = json.loads(warm["stdout"].strip().splitlines()[-1])

@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core import ROOT, format_table, summarize
+from bench.core import ROOT
+from bench.stats import summarize
+from eval.tables import format_table
 
 NOISE = 0.5
 MIX_LOW = 0.5  # synthetic vectors lie between two real ones, at least half-way towards the first

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.core import ROOT, summarize
+from bench.core import ROOT
+from bench.stats import median, summarize
 
 COLD_QUESTION = "How much does NexSpec speed up RL training?"
 STAGES = ("load", "embed", "dense", "bm25", "fusion", "retrieve", "answer", "other", "total")
@@ -35,11 +36,6 @@ def _python(code: str, env: dict | None = None, timeout: float = 900) -> tuple[d
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1]), wall
-
-
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
 
 BUILD_CODE = """
@@ -97,13 +93,13 @@ def cold_start(index_dir: Path, runs: int = 3, question: str = COLD_QUESTION) ->
                        cwd=ROOT, env={**os.environ, **env}, timeout=300)
         cli.append(time.perf_counter() - t)
     return {
-        "import_rag_s": _median(imports), "import_rag_runs": imports,
-        "first_ask_s": _median([f[0]["first_ask_s"] for f in firsts]),
-        "first_ask_process_s": _median([f[1] for f in firsts]),  # interpreter start + import + first ask
-        "first_ask_load_ms": _median([f[0]["timings_ms"]["load"] for f in firsts]),
-        "first_ask_peak_rss_mb": _median([f[0]["peak_rss_mb"] for f in firsts]),
+        "import_rag_s": median(imports), "import_rag_runs": imports,
+        "first_ask_s": median([f[0]["first_ask_s"] for f in firsts]),
+        "first_ask_process_s": median([f[1] for f in firsts]),  # interpreter start + import + first ask
+        "first_ask_load_ms": median([f[0]["timings_ms"]["load"] for f in firsts]),
+        "first_ask_peak_rss_mb": median([f[0]["peak_rss_mb"] for f in firsts]),
         "first_ask_runs": [f[0]["first_ask_s"] for f in firsts],
-        "cli_ask_s": _median(cli), "cli_ask_runs": cli, "question": question,
+        "cli_ask_s": median(cli), "cli_ask_runs": cli, "question": question,
     }
 
 

@@ -19,7 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.core import ROOT, format_table, write_result
+from bench.core import ROOT, write_result
+from bench.stats import median
+from eval.tables import format_table
 
 QUESTION = "What does OPKV do?"
 
@@ -76,9 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         env = {"RAG_INDEX_DIR": str(index), "RAG_EMBED_RUNTIME": runtime, "RAG_EMBED_PRECISION": "fp32",
                "RAG_MODE": "extractive", "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "NO_PROXY": "127.0.0.1"}
         runs = [first_answer(env) for _ in range(args.runs)]
-        med = lambda k: sorted(r[k] for r in runs)[len(runs) // 2]  # noqa: E731
-        out[runtime] = {k: med(k) for k in ("page_up_s", "client_ready_s", "first_answer_s", "answer_after_up_s",
-                                             "ask_s")}
+        out[runtime] = {k: median([r[k] for r in runs])
+                        for k in ("page_up_s", "client_ready_s", "first_answer_s", "answer_after_up_s", "ask_s")}
         out[runtime].update(runs=runs, load_avg=os.getloadavg()[0])
     keys = ("page_up_s", "first_answer_s", "answer_after_up_s", "ask_s", "load_avg")
     rows = [[k, *(v[x] for x in keys)] for k, v in out.items()]

@@ -28,6 +28,7 @@ from rag.types import Chunk, Hit
 
 from . import alterations as alt
 from .gold import GOLD_PATH, SPLITS, in_split, is_unanswerable, load_gold, split_of
+from .tables import format_table, markdown_table, metric_cell
 
 log = logging.getLogger(__name__)
 
@@ -183,38 +184,32 @@ def add_to_results(results: dict, items: list[dict], chunks: list[Chunk], settin
     return results["citation_check"]
 
 
+COLUMNS = ["correct_pass", "altered_fail", *[f"{k}_fail" for k in ALTERATIONS], "reformatted_pass", "prompt_cut_pass"]
+MISSES = (("Correct sentences that fail", "correct_failing"), ("Altered sentences that pass", "altered_passing"))
+
+
+def _rates(result: dict, splits: tuple[str, ...]) -> list[list]:
+    """One row per split: its counts, then each rate."""
+    return [[s, result[s]["correct"], result[s]["altered"], *[result[s][c] for c in COLUMNS]] for s in splits]
+
+
 def markdown_lines(result: dict) -> list[str]:
     """The report section: rates per split, then the sentences the checker got wrong."""
-    cols = ["correct_pass", "altered_fail", *[f"{k}_fail" for k in ALTERATIONS], "reformatted_pass",
-            "prompt_cut_pass"]
     lines = [f"Gold references ({result['rule']}), one sentence at a time, cited to their reference chunks; "
              "altered copies must fail. The gate reads the test half.", "",
-             "| split | correct | altered | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 3)]
-    for s in (*SPLITS, "all"):
-        r = result[s]
-        lines.append(f"| {s} | {r['correct']} | {r['altered']} | " + " | ".join(_fmt(r[c]) for c in cols) + " |")
-    for title, key in (("Correct sentences that fail", "correct_failing"),
-                       ("Altered sentences that pass", "altered_passing")):
+             *markdown_table(["split", "correct", "altered", *COLUMNS], _rates(result, (*SPLITS, "all")),
+                             cell=metric_cell).splitlines()]
+    for title, key in MISSES:
         lines += ["", f"{title}: {len(result[key])}", ""]
         lines += [f"- `{c['item_id']}` ({c['split']}, {c['alteration']}): {c['sentence']} — {c['reason'] or 'passed'}"
                   for c in result[key]]
     return lines
 
 
-def _fmt(v: float | None) -> str:
-    return "  n/a" if v is None else f"{v:.3f}"
-
-
 def summary_lines(result: dict, splits: tuple[str, ...] = ("dev", "test", "all")) -> list[str]:
     """A plain table of the rates per split, then the sentences the checker got wrong."""
-    cols = ["correct_pass", "altered_fail", *[f"{k}_fail" for k in ALTERATIONS], "reformatted_pass",
-            "prompt_cut_pass"]
-    lines = [f"{'split':<6} {'n_ok':>5} {'n_alt':>5} " + " ".join(f"{c:>13}" for c in cols)]
-    for s in splits:
-        r = result[s]
-        lines.append(f"{s:<6} {r['correct']:>5} {r['altered']:>5} " + " ".join(f"{_fmt(r[c]):>13}" for c in cols))
-    for title, key in (("Correct sentences that fail", "correct_failing"),
-                       ("Altered sentences that pass", "altered_passing")):
+    lines = format_table(["split", "n_ok", "n_alt", *COLUMNS], _rates(result, splits), cell=metric_cell).splitlines()
+    for title, key in MISSES:
         rows = [c for c in result[key] if c["split"] in splits]
         lines += ["", f"{title} ({len(rows)}):"]
         lines += [f"- {c['item_id']} [{c['split']}] {c['alteration']}: {c['sentence']} -- {c['reason']}" for c in rows]

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
-
-os.environ["RAGAS_DO_NOT_TRACK"] = "true"
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from .retrieval import RETRIEVERS
+from .tables import markdown_table, metric_cell
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ DEFINITIONS = [
     "- router_false_positives: questions of a kind other than aggregate/metadata answered by the exact table route.",
     "- one_fact_sentences: mean sentences per answered one-fact question (fact_* and alias kinds).",
     "- retrievers: recall@k = share of a question's reference ids in the top k; MRR of the first reference id "
-    "within the top 10; unanswerable questions excluded. fused = the pipeline's retriever (z-score fusion of BM25 and best-sentence cosine, plus the name boost).",
+    "within the top 10; unanswerable questions excluded. fused = the pipeline's retriever ({fused}).",
     "- ragas: IDBasedContextRecall/Precision on answer.contexts ids; NonLLMContextRecall compares each evidence "
     "quote with whole context texts by Levenshtein similarity (> 0.5 counts), so short quotes in long chunks "
     "score low; NonLLMStringSimilarity and RougeScore (ROUGE-L F1) compare answer and reference.",
@@ -47,18 +48,36 @@ def _clean(obj):
     return obj
 
 
-def _fmt(v) -> str:
-    """A table cell: 3 decimals for floats, n/a for missing values."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
+# The fused retriever's signals: the settings field that weighs each, and its name in the report.
+SIGNALS = (("bm25_weight", "BM25"), ("sentence_weight", "best-sentence cosine"), ("dense_weight", "whole-chunk cosine"))
+
+
+def fused_description(settings: dict) -> str:
+    """How the run's settings fuse retrievers, e.g. "z-score fusion of BM25 and best-sentence cosine, plus the
+    name boost"; weights are named when they differ."""
+    nested = [v for v in settings.values() if isinstance(v, dict)]  # grouped settings: read the groups' fields too
+    settings = {**settings, **{k: v for group in nested for k, v in group.items()}}
+    weights = {label: settings.get(key, 0.0) for key, label in SIGNALS if settings.get(key, 0.0) > 0}
+    same = len(set(weights.values())) <= 1
+    parts = [label if same else f"{label} (weight {w:g})" for label, w in weights.items()]
+    signals = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts) or "no signal"
+    how = (f"reciprocal rank fusion (k={settings.get('rrf_k')})" if settings.get("fusion") == "rrf"
+           else "z-score fusion")
+    boost = settings.get("name_boost", 0.0)
+    return f"{how} of {signals}" + ("" if not boost else ", plus the name boost" if boost == 1
+                                    else f", plus the name boost ({boost:g})")
+
+
+def _default_settings() -> dict:
+    """The settings a report without its own describes: today's defaults."""
+    from rag.config import Settings
+
+    return Settings().model_dump(mode="json")
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return lines
+    """A markdown table of metrics, as lines."""
+    return markdown_table(header, rows, cell=metric_cell).splitlines()
 
 
 def markdown(results: dict) -> str:
@@ -98,7 +117,8 @@ def markdown(results: dict) -> str:
               "", "## By kind", ""]
     lines += _table(["kind", *KIND_COLUMNS],
                     [[kind, *[m.get(c) for c in KIND_COLUMNS]] for kind, m in results["by_kind"].items()])
-    lines += ["", "## Definitions", "", *DEFINITIONS, "", "## Misses", ""]
+    lines += ["", "## Definitions", "", *[d.format(fused=fused_description(results.get("settings") or _default_settings())) for d in DEFINITIONS], "",
+              "## Misses", ""]
     for r in results["questions"]:
         why = []
         if r["unanswerable"] != r["refused"]:

@@ -1,10 +1,13 @@
 """BM25 only, dense only and the fused retriever ranked on the same questions."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from rag.config import Settings
 
+from .gold import SPLITS, in_split
 from .metrics import mean, recall_at_k, reciprocal_rank
 
 RETRIEVERS = ("bm25", "dense", "fused")
@@ -40,4 +43,23 @@ def summarize(ranked: list[dict[str, list[str]]], relevant: list[list[str]], dep
             "recall_curve": {str(k): v for k, v in curve.items()},
             "questions": len(keep),
         }
+    return out
+
+
+def split_figures(retriever, items: list[dict], settings: Settings, encode: Callable[[str], np.ndarray],
+                  metrics: Sequence[str] = ("recall@1", "recall@5", "mrr@10")) -> dict[str, dict[str, dict]]:
+    """The chosen retrieval figures of every retriever on each gold half: {split: {retriever: {metric: value}}}.
+
+    Questions are normalised as `ask` does; `encode` turns one normalised question into its query vector.
+    """
+    from rag.api import validate_question
+
+    out = {}
+    for split in SPLITS:
+        ranked, relevant = [], []
+        for item in in_split(items, split):
+            q = validate_question(item["user_input"], settings)[0]
+            ranked.append(rankings(retriever, q, encode(q), settings))
+            relevant.append(item["reference_context_ids"])
+        out[split] = {name: {m: s[m] for m in metrics} for name, s in summarize(ranked, relevant).items()}
     return out

@@ -1,31 +1,28 @@
 """The evaluation harness: `python -m eval [--gold PATH] [--limit N] [--k 5] [--out DIR] [--gate]`.
 
 With `--judge-base-url URL --judge-model NAME` it also scores the answers with LLM-judged Ragas metrics
-(eval/judge.py); `--answer-mode` chooses how the answers are produced."""
+(eval/judge/); `--answer-mode` chooses how the answers are produced."""
 from __future__ import annotations
 
 import argparse
 import hashlib
 import logging
-import math
-import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-os.environ["RAGAS_DO_NOT_TRACK"] = "true"
+import numpy as np
 
-import numpy as np  # noqa: E402
+from rag.config import Settings
 
-from rag.config import Settings  # noqa: E402
-
-from . import citecheck, gate  # noqa: E402
-from . import judge as judging  # noqa: E402
-from .gold import GOLD_PATH, coverage, in_split, load_gold  # noqa: E402
-from .report import write_reports  # noqa: E402
-from .retrieval import RETRIEVERS, rankings, summarize  # noqa: E402
-from .scoring import aggregate, score_question  # noqa: E402
+from . import citecheck, gate
+from . import judge as judging
+from .gold import GOLD_PATH, coverage, in_split, load_gold
+from .report import write_reports
+from .retrieval import RETRIEVERS, rankings, summarize
+from .scoring import aggregate, score_question
+from .tables import format_table, metric_cell
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +96,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     """Answer every gold question, score answers and the three retrievers, and write the report.
 
     `answer_mode` ("auto", "llm", "extractive"; None = the settings' mode) is passed to `ask`; with `judge_config`
-    the answers are also scored by an LLM judge (eval/judge.py), whose endpoint is checked before any answering.
+    the answers are also scored by an LLM judge (eval/judge/), whose endpoint is checked before any answering.
     """
     from tqdm import tqdm
 
@@ -177,33 +174,26 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
 
 
 def summary(results: dict) -> str:
-    """Plain-text summary table for the terminal."""
+    """Plain-text summary tables for the terminal."""
     ret = results["retrieval"]
     mrr = next(key for key in ret["fused"] if key.startswith("mrr@"))
-
-    def f(v) -> str:
-        return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
-
-    lines = [f"{'retriever':<10} {'R@1':>6} {'R@5':>6} {'R@10':>6} {mrr.upper():>7}"]
-    lines += [f"{n:<10} {f(ret[n]['recall@1']):>6} {f(ret[n]['recall@5']):>6} {f(ret[n]['recall@10']):>6} "
-              f"{f(ret[n][mrr]):>7}" for n in RETRIEVERS]
-    lines.append("")
+    tables = [format_table(["retriever", "R@1", "R@5", "R@10", mrr.upper()],
+                           [[n, ret[n]["recall@1"], ret[n]["recall@5"], ret[n]["recall@10"], ret[n][mrr]]
+                            for n in RETRIEVERS], cell=metric_cell)]
     halves = results.get("splits", {})
-    lines.append(f"{'metric':<28} " + " ".join(f"{h:>6}" for h in halves) + f" {'gated':>6}")
-    for name, value in {**results["headline"], **results["ragas"]}.items():
-        low, high = results["thresholds"].get(name), results.get("maxima", {}).get(name)
-        per_half = " ".join(f"{f(m.get(name)):>6}" for m in halves.values())
-        limit = f"   (min {low:.3f})" if low is not None else f"   (max {high:.3f})" if high is not None else ""
-        lines.append(f"{name:<28} {per_half} {f(value):>6}{limit}")
-    lines.append("")
-    lines.append(f"{'kind':<14} {'n':>4} {'facts':>6} {'evid5':>6} {'cite':>6} {'R@5':>6}")
-    for kind, m in results["by_kind"].items():
-        lines.append(f"{kind:<14} {m['questions']:>4} {f(m['key_fact_recall']):>6} {f(m['evidence_in_top5']):>6} "
-                     f"{f(m['citation_validity']):>6} {f(m['fused_recall_at_5']):>6}")
+    minima, maxima = results["thresholds"], results.get("maxima", {})
+    tables.append(format_table(
+        ["metric", *halves, "gated", "min", "max"],
+        [[name, *[m.get(name) for m in halves.values()], value, minima.get(name, ""), maxima.get(name, "")]
+         for name, value in {**results["headline"], **results["ragas"]}.items()], cell=metric_cell))
+    tables.append(format_table(
+        ["kind", "n", "facts", "evid5", "cite", "R@5"],
+        [[kind, m["questions"], m["key_fact_recall"], m["evidence_in_top5"], m["citation_validity"],
+          m["fused_recall_at_5"]] for kind, m in results["by_kind"].items()], cell=metric_cell))
     if results.get("judge"):
-        lines += ["", *judging.summary_lines(results["judge"])]
-    lines.append(f"\n{results['overall']['questions']} questions in {results['meta']['seconds']:.1f} s")
-    return "\n".join(lines)
+        tables.append("\n".join(judging.summary_lines(results["judge"])))
+    tables.append(f"{results['overall']['questions']} questions in {results['meta']['seconds']:.1f} s")
+    return "\n\n".join(tables)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

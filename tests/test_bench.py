@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from bench import scale
-from bench.core import format_table, markdown_table, percentile, summarize
+from eval.tables import format_table, markdown_table
+from bench.stats import percentile, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 

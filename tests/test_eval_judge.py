@@ -1,4 +1,4 @@
-"""The LLM-judged Ragas metrics (eval/judge.py): pure helpers, a scripted judge for faults, and a real llama.cpp run."""
+"""The LLM-judged Ragas metrics (eval/judge/): pure helpers, a scripted judge for faults, and a real llama.cpp run."""
 from __future__ import annotations
 
 import json
