@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import random
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -254,38 +252,15 @@ def within_timeout(pieces: Iterator[str], seconds: float) -> Iterator[str]:
     """
     import openai  # noqa: F401 - a first, slow import is not the endpoint's time
 
-    deadline = time.monotonic() + seconds + _GRACE
-    box: queue.Queue = queue.Queue()
-    stop = threading.Event()
+    from .pump import pumped
 
-    def pump() -> None:
-        try:
-            for piece in pieces:
-                box.put(("piece", piece))
-                if stop.is_set():
-                    break
-            box.put(("end", None))
-        except BaseException as e:  # noqa: BLE001 - handed over to the consumer
-            box.put(("error", e))
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-
-    threading.Thread(target=pump, name="llm-reader", daemon=True).start()
+    reader = pumped(pieces, deadline=time.monotonic() + seconds + _GRACE, name="llm-reader")
     got_any = False
     try:
-        while True:
-            try:
-                kind, value = box.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise LLMError("the LLM stream ran past the timeout" if got_any
-                                   else "the LLM request timed out") from None
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
+        for piece in reader:
             got_any = True
-            yield value
+            yield piece
+    except TimeoutError:
+        raise LLMError("the LLM stream ran past the timeout" if got_any else "the LLM request timed out") from None
     finally:
-        stop.set()
+        reader.close()
