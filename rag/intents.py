@@ -24,6 +24,11 @@ IDENTIFY = re.compile(r"\b(?:which|what) (?:poster|paper|work|system|submission|
 # A coined name: CamelCase, an acronym, a letter-digit mix.
 _CODENAME = r"(?=.*\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]*)\b)"
 
+def _which(nouns: str, gap: int) -> str:
+    """'which/what' followed, within `gap` words, by one of the nouns: "which two GPUs", "what test sets"."""
+    return rf"\b(?:which|what)\s+(?:[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
+
+
 # --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------
 _HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\w*|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
                    r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
@@ -34,20 +39,18 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                         r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
              re.compile(r"https?://|\bgithub\b|\barxiv[ .:]*\d{4}\.\d{4,5}|\b\d{4}\.\d{4,5}\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
                         r"|\b(?:is|are) (?:publicly )?(?:available|released)\b|\brepository\b", re.I)),
-    "hardware": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:gpus?|tpus?|hardware|chips?|accelerators?|devices?|"
-                            r"headsets?|phones?|smartphones?|processors?|cpus?|platforms?)\b|\bon what hardware\b"),
+    "hardware": (re.compile(_which("gpus?|tpus?|hardware|chips?|accelerators?|devices?|headsets?|phones?|smartphones?|"
+                                    "processors?|cpus?|platforms?", 2) + r"|\bon what hardware\b"),
                  re.compile(_HARDWARE_MODEL)),
-    "dataset": (re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|test sets?)\b"
-                           r"|\b(?:evaluated|tested|benchmarked) on\b"),
+    "dataset": (re.compile(_which("datasets?|benchmarks?|test sets?", 2) + r"|\b(?:evaluated|tested|benchmarked) on\b"),
                 re.compile(r"(?=.*\b(?:benchmarks?|datasets?|suites?|corpus|corpora|workloads?|tasks)\b)" + _CODENAME)),
     "baseline": (re.compile(r"\bbaselines?\b|\bcompared? (?:against|with|to)\b|\bagainst which\b|\bwhich \w+ does\b(?=.* (?:beat|outperform))"),
                  re.compile(r"\b(?:over|than|compared|versus|vs\.?|baselines?|outperform\w*|against|state-of-the-art|"
                             r"relative to)\b", re.I)),
-    "name": (re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}(?:algorithms?|librar(?:y|ies)|frameworks?|compilers?|"
-                        r"languages?|tools?|optimi[sz]ers?|protocols?|engines?|agents?|kernels?|formats?|schedulers?)\b"),
+    "name": (re.compile(_which("algorithms?|librar(?:y|ies)|frameworks?|compilers?|languages?|tools?|optimi[sz]ers?|"
+                                "protocols?|engines?|agents?|kernels?|formats?|schedulers?", 3)),
              re.compile(_CODENAME)),
-    "model": (re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}(?:llms?|models?|model sizes?)\b|\bmodel sizes?\b|"
-                         r"\bparameters?\b"),
+    "model": (re.compile(_which("llms?|models?|model sizes?", 3) + r"|\bmodel sizes?\b|\bparameters?\b"),
               re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
                          r"|\b\d+(?:\.\d+)?\s?[BM]\b|\bbillion\b|\bmillion parameters\b")),
     "date": (re.compile(r"^\W*when\b|\bwhen (?:is|was|were|are|did|does|do|will)\b|\bwhat (?:date|day|year|month|time)\b"
