@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .aliases import alias_phrase
+from .intents import PEOPLE, answer_type
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
 from .types import Citation, Hit
@@ -47,18 +48,6 @@ class Candidate:
     dense: float
 
 
-def answer_type(question: str) -> str:
-    """Coarse expected answer type from the question's wording."""
-    q = fold(question)
-    if re.search(r"\bhow (many|much|fast|large|big|long|often)\b|\bspeed ?ups?\b|\bhow fast\b|\bpercent|\bfaster\b|\bby what factor\b|\bwhat (fraction|share|ratio)\b", q):
-        return "number"
-    if re.search(r"\bwhen\b|\bwhat (date|day|year|month|time)\b", q):
-        return "date"
-    if re.search(r"\bwho\b|\bwhich (company|companies|lab|labs|institution|institutions|group|team|organi[sz]ation|university|universities|authors?)\b|\bauthors?\b|\baffiliat", q):
-        return "who"
-    return "other"
-
-
 def _type_bonus(kind: str, sentence: str) -> float:
     s = fold(sentence)
     if kind == "number":
@@ -81,7 +70,7 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
     """Score every sentence of the hits by dense similarity, IDF-weighted overlap, rank and answer type."""
     q_tokens = list(dict.fromkeys(content_tokens(question)))
     kind = answer_type(question)
-    wants_people = kind == "who" or bool(re.search(r"\b(authors?|wrote|institutions?|affiliat\w*|universit\w*|compan\w*)\b", fold(question)))
+    wants_people = kind == "who" or bool(PEOPLE.search(fold(question)))
     out = []
     for rank, (hit, sents, vecs) in enumerate(zip(hits, sentences, vectors)):
         if not wants_people:  # author and institution facts only answer questions about people

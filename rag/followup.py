@@ -3,19 +3,15 @@ from __future__ import annotations
 
 import re
 
+from .intents import ASKS_FOR_ONE as _ASKS_FOR_ONE, FOLLOW_UP_LEAD as _LEAD, FOLLOW_UP_PRONOUN as _PRONOUN
 from .text import QUESTION_WORDS, STOPWORDS, content_tokens, fold
 
-_PRONOUN = re.compile(
-    r"\b(?:(?:this|that|the same) (?:paper|poster|system|work|approach|method|technique|project|talk|one)"
-    r"|it|its|they|their|them|he|she|his|her|this|that|these|those)\b", re.I)
-_LEAD = re.compile(r"^\s*(?:and|also|so|ok(?:ay)?|then|but|what about|how about)\b[\s,]*", re.I)
 _NAME = re.compile(
     r"\"([^\"]{2,80})\"|“([^”]{2,80})”"  # quoted titles
     r"|\b((?:[A-Z][\w.+-]*[A-Z0-9][\w.+-]*|[a-z]+[A-Z][\w.+-]*|[A-Z][a-z]+(?:-[A-Za-z0-9]+)+)"  # coined names: FlashInfer, vLLM
     r"(?:\s+[A-Z][\w.+-]*)*)"
     r"|\b((?:[A-Z][a-z]+\s+){1,4}[A-Z][a-z]+)")  # capitalised phrases: Best Paper Award, Google DeepMind
 _LABEL = re.compile(r"^\s*([^:\[\]]{2,80}?):\s")
-_ASKS_FOR_ONE = re.compile(r"^\s*(?:which|what) (?:paper|poster|system|work|talk|project|one|framework|tool)\b", re.I)
 _THAT_CONJ = re.compile(r"\bthat\s+(?:the|a|an|it|they|is|are|was|were|has|have)\b", re.I)
 
 

@@ -194,3 +194,43 @@ _KIND_RE = re.compile(r"\b(" + "|".join(map(re.escape, _KIND_WORDS)) + r")s?\b")
 def named_kinds(question: str) -> set[str]:
     """The kinds of document a question names ("what do the notes say …" names the notes)."""
     return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(question))}
+
+
+# --- routing forms: exact table answers (counts, lists, rankings, authorship) and follow-ups ------------------
+POSTERS = r"(?:posters?|papers?|works|submissions|abstracts)"
+COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,3}}?\s+{POSTERS}\b|\bnumber of {POSTERS}\b|\bcount (?:the |all )?{POSTERS}\b")
+LIST = re.compile(rf"\b(?:list|show|name|enumerate|give me|find)\b.*\b{POSTERS}\b|\b(?:which|what|any) (?:poster |paper )?{POSTERS}\b|^{POSTERS}\b|\ball (?:the )?{POSTERS}\b|\bevery (?:poster|paper)\b")
+RANK = re.compile(r"\b(most|top|largest|highest|leading|ranking|rank)\b")
+INSTITUTION_WORD = re.compile(r"\b(institutions?|universit(?:y|ies)|compan(?:y|ies)|organi[sz]ations?|labs?|affiliations?)\b")
+AUTHOR_WORD = re.compile(r"\b(authors?|researchers?|people)\b")
+WHO_WROTE = re.compile(r"\bwho (?:wrote|authored|are the authors|is behind|presented|co-?authored)\b|\bauthors? (?:of|behind)\b|\bwho (?:are|were) the authors\b"
+                        r"|\bwho (?:are|were) [\w .'’-]{1,60}?(?:['’]s?)? (?:authors|co-?authors)\b|\bnames? of (?:the |its |their )?authors\b")
+WHERE_FROM = re.compile(r"\b(?:which|what) (?:institutions?|universit(?:y|ies)|compan(?:y|ies)|labs?|organi[sz]ations?|affiliations?)\b")
+TOP_N = re.compile(r"\btop\s+(\d{1,2}|three|five|ten)\b")
+EXHAUSTIVE = re.compile(r"\b(?:list|every|all|enumerate)\b")
+FOLLOW_UP_PRONOUN = re.compile(
+    r"\b(?:(?:this|that|the same) (?:paper|poster|system|work|approach|method|technique|project|talk|one)"
+    r"|it|its|they|their|them|he|she|his|her|this|that|these|those)\b", re.I)
+FOLLOW_UP_LEAD = re.compile(r"^\s*(?:and|also|so|ok(?:ay)?|then|but|what about|how about)\b[\s,]*", re.I)
+ASKS_FOR_ONE = re.compile(r"^\s*(?:which|what) (?:paper|poster|system|work|talk|project|one|framework|tool)\b", re.I)
+
+
+
+# --- the coarse answer type a sentence scorer rewards (a number, a date, a person) --------------------------------
+ANSWER_NUMBER = re.compile(r"\bhow (many|much|fast|large|big|long|often)\b|\bspeed ?ups?\b|\bhow fast\b|\bpercent|\bfaster\b"
+                           r"|\bby what factor\b|\bwhat (fraction|share|ratio)\b")
+ANSWER_DATE = re.compile(r"\bwhen\b|\bwhat (date|day|year|month|time)\b")
+ANSWER_WHO = re.compile(r"\bwho\b|\bwhich (company|companies|lab|labs|institution|institutions|group|team|organi[sz]ation"
+                        r"|university|universities|authors?)\b|\bauthors?\b|\baffiliat")
+# A question about people: author and institution facts only answer these.
+PEOPLE = re.compile(r"\b(authors?|wrote|institutions?|affiliat\w*|universit\w*|compan\w*)\b")
+
+
+def answer_type(question: str) -> str:
+    """Coarse expected answer type from the question's wording: number, date, who or other."""
+    q = fold(question)
+    if ANSWER_NUMBER.search(q):
+        return "number"
+    if ANSWER_DATE.search(q):
+        return "date"
+    return "who" if ANSWER_WHO.search(q) else "other"

@@ -6,25 +6,17 @@ from functools import lru_cache
 from collections import Counter
 from dataclasses import dataclass, field as dc_field
 
+from .intents import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE as _EXHAUSTIVE,
+                      INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
+                      TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE)
 from .text import content_tokens, fold
 
-_POSTERS = r"(?:posters?|papers?|works|submissions|abstracts)"
-_COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,3}}?\s+{_POSTERS}\b|\bnumber of {_POSTERS}\b|\bcount (?:the |all )?{_POSTERS}\b")
-_LIST = re.compile(rf"\b(?:list|show|name|enumerate|give me|find)\b.*\b{_POSTERS}\b|\b(?:which|what|any) (?:poster |paper )?{_POSTERS}\b|^{_POSTERS}\b|\ball (?:the )?{_POSTERS}\b|\bevery (?:poster|paper)\b")
-_RANK = re.compile(r"\b(most|top|largest|highest|leading|ranking|rank)\b")
-_INST_WORD = re.compile(r"\b(institutions?|universit(?:y|ies)|compan(?:y|ies)|organi[sz]ations?|labs?|affiliations?)\b")
-_AUTHOR_WORD = re.compile(r"\b(authors?|researchers?|people)\b")
-_WHO_WROTE = re.compile(r"\bwho (?:wrote|authored|are the authors|is behind|presented|co-?authored)\b|\bauthors? (?:of|behind)\b|\bwho (?:are|were) the authors\b"
-                        r"|\bwho (?:are|were) [\w .'’-]{1,60}?(?:['’]s?)? (?:authors|co-?authors)\b|\bnames? of (?:the |its |their )?authors\b")
-_WHERE_FROM = re.compile(r"\b(?:which|what) (?:institutions?|universit(?:y|ies)|compan(?:y|ies)|labs?|organi[sz]ations?|affiliations?)\b")
 _TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|mention(?:s|ing)?|with|has|have|use|uses|using)\s+(?:the\s+)?(?:word|term|string)?\s*[\"'“‘]?([\w][\w.+-]*)|[\"'“‘]?([\w][\w.+-]*)[\"'”’]?\s+in (?:the |their |its |a )?titles?")
 _TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|mention(?:s|ing)?|(?:that|which) (?:mention|study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
-_TOP_N = re.compile(r"\btop\s+(\d{1,2}|three|five|ten)\b")
 _NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10}
 _DATE_PHRASE = re.compile(r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|"
                           r"dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{4}-\d\d-\d\d|(?:mon|tues|wednes|thurs|fri|"
                           r"satur|sun)day", re.I)
-_EXHAUSTIVE = re.compile(r"\b(?:list|every|all|enumerate)\b")
 _OTHER_DOCS = re.compile(r"\b(notes|tweets?|article|preview|sessions?)\b")
 _GENERIC = set("university universities institute institution technology research lab labs inc group college school science "
                "sciences national state center centre corporation company the of and ai for at in de".split())

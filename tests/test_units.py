@@ -1,7 +1,8 @@
 """Unit tests of pure pipeline logic: fusion, sentence candidates, selection, composition and refusal."""
 import numpy as np
 
-from rag.answer import Candidate, answer_type, compose, select, supported
+from rag.answer import Candidate, compose, select, supported
+from rag.intents import answer_type
 from rag.retrieve import rrf_fuse
 from rag.sentences import chunk_sentences
 from rag.types import Answer, Chunk, Hit
