@@ -199,6 +199,7 @@ _SLOT_TEMPLATES = {
     "baseline": "The documents don't say which baselines {s} was compared against.",
     "model": "The documents don't say which models or model sizes {s} used.",
     "date": "The documents don't give the date asked for{about}.",
+    "org": "The documents don't name the company or institution asked for{about}.",
     "number": "The documents don't give a figure for {focus}{about}.",
 }
 

@@ -58,23 +58,29 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
              re.compile(r"\b\d{4}-\d\d-\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
                         r"\b\d{1,2}(?:–|-)\d{1,2}\b|\b(?:19|20)\d\d\b|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day\b|"
                         r"\b\d{1,2}(?::\d\d)? ?(?:am|pm)\b|\btomorrow\b|\btoday\b", re.I)),
+    # "Which company …": a name that does not open the sentence (and that the question did not give).
+    "org": (re.compile(r"\bwhich (?:compan(?:y|ies)|institutions?|universit(?:y|ies)|labs?|organi[sz]ations?|"
+                       r"firms?|startups?)(?:['’]s)?\b"),
+            re.compile(r"(?<=[\w,;:)] )(?:[A-Z][\w&.-]*[A-Za-z0-9]|[a-z]+[A-Z][\w-]*)")),
     "person": (re.compile(r"\bwho\b|\bwhich (?:person|people|researchers?|speakers?|authors?)\b|\bwhose\b"),
                re.compile(r"@\w+|\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+\b|\b(?:University|Institute|Inc|Labs?|Research|"
                           r"Google|Meta|NVIDIA|Microsoft|Amazon|Apple|ByteDance|Alibaba|OpenAI|Anthropic|team)\b")),
-    "number": (re.compile(r"\bhow (?:many|much|fast|large|big|long|often|far|high|low|small)\b|\bspeed ?ups?\b|\bpercent\w*\b|"
+    "number": (re.compile(r"\bhow (?:many|much|fast|large|big|long|often|far|high|low|small|accurate)\b|\bspeed ?ups?\b|\bpercent\w*\b|"
                           r"\bby what (?:factor|margin|percentage)\b|\bwhat(?= (?:fraction|share|ratio|speedup|throughput|"
                           r"latency|accuracy|overhead|reduction|improvement|gain|size|rate|number)\b)|\bhow much faster\b"
                           r"|\bwhat(?= (?:[\w-]+ ){0,4}(?:latency|throughput|speedup|accuracy|overhead|bandwidth|ttft|tpot|"
                           r"utili[sz]ation|resolve rate|hit rate|success rate|error rate|pass rate)\b)"
                           r"|^what (?:is|was|are|were)\b(?=.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
                           r"bandwidth|utili[sz]ation)\b)"),
-               re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),  # a number that is not a year
+               # a number that is not a year, or a magnitude in words ("hundreds of billions of tokens")
+               re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d|\b(?:hundreds|thousands|millions|billions|trillions|dozens)\b"
+                          r"|\b(?:a|one) (?:hundred|thousand|million|billion|trillion)\b", re.I)),
 }
 # "Which model": a model family or a coined name; "what model size" / "how many parameters": a size.
 _MODEL_NAME = re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
                          r"|\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Za-z]+-?\d[\w.-]*)\b")
 _MODEL_SIZE_CUE = re.compile(r"\bsizes?\b|\bparameters?\b|\bparams\b|\bhow (?:big|large)\b")
-SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "name", "date", "person", "number")
+SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "name", "date", "org", "person", "number")
 # "How many GPUs", "how much memory": a count or amount is asked, whatever noun follows.
 _AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
 

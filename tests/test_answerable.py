@@ -19,6 +19,9 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("When is the poster session?", "date", None),
     ("Which benchmarks was FooServe evaluated on?", "dataset", None),
     ("Which baselines did RAGBoost compare against?", "baseline", None),
+    ("Which company co-hosted a luncheon with a16z?", "org", None),
+    ("How accurate is the simulator?", "number", None),
+    ("What average TTFT in milliseconds does X achieve?", "number", "time"),
     ("What does OPKV do?", None, None),
     ("How does BOA search for jailbreaks when solving the oracle problem?", None, None),  # "when" as a conjunction
     ("How do GhostServe and RaidServe compare on recovery after GPU failures?", None, None),  # "GPU" not asked for
