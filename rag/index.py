@@ -15,6 +15,7 @@ import numpy as np
 from .config import Settings, corpus_files, file_sha256, index_fingerprint
 from .corpus import load_corpus
 from .embed import Embedder, embedder_identity
+from .lexicon import LEXICON_FILE, build_lexicon, lexicon_key, load_lexicon, save_lexicon
 from .sentences import chunk_sentences
 from .types import Chunk
 from .vectors import build_vector_index, configure_search
@@ -51,6 +52,7 @@ class LoadedIndex:
     sentence_vectors: np.ndarray
     sentence_owner: np.ndarray  # chunk position of each sentence row
     manifest: dict
+    lexicon: object | None = None  # rag.lexicon.Lexicon read from the folder; None: the retriever derives it
 
     @property
     def fingerprint(self) -> str:
@@ -109,6 +111,7 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     records = [dict(c.to_dict(), sentences=s) for c, s in zip(chunks, sentences)]
     chunk_bytes = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
     (tmp / CHUNKS_FILE).write_bytes(chunk_bytes)
+    save_lexicon(tmp / LEXICON_FILE, build_lexicon(chunks), lexicon_key(_sha(chunk_bytes)))
     np.save(tmp / SENTS_FILE, sent_vecs.astype(np.float16))
     manifest = {
         "format": INDEX_FORMAT,
@@ -224,4 +227,5 @@ def load_index(settings: Settings) -> LoadedIndex:
         raise IndexCorruptError(f"Index at {d} has mismatched sentence vectors. {fix}")
     chunks = [Chunk(**r) for r in records]
     owner = np.repeat(np.arange(len(chunks)), [len(s) for s in sentences])
-    return LoadedIndex(chunks, index, sentences, sent_vecs, owner, manifest)
+    lexicon = load_lexicon(d, chunks, manifest["files"][CHUNKS_FILE])
+    return LoadedIndex(chunks, index, sentences, sent_vecs, owner, manifest, lexicon)
