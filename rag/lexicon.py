@@ -10,6 +10,7 @@ BM25 is Lucene's variant exactly as bm25s 0.3 computes it (same float32 weights,
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from .text import content_tokens, fold, stem
 log = logging.getLogger(__name__)
 
 LEXICON_FILE = "lexicon.json"
-LEXICON_FORMAT = 1
+LEXICON_FORMAT = 2
 MAX_NAME_DF = 6  # a name that occurs in more chunks than this is a common phrase, not a system name
 # BM25 length normalisation. Chunks range from one-line notes entries and tweets to 280-token poster abstracts;
 # the full b=0.75 let a short notes entry that repeats a system name outrank the abstract holding the facts.
@@ -99,13 +100,13 @@ def _count_matches(pat: re.Pattern, name: str, folded: list[str], postings: dict
     return count
 
 
-def system_names(chunks, lowercase: frozenset[str]) -> list[tuple[str, list[int], bool]]:
+def system_names(chunks, lowercase: frozenset[str], folded: list[str]) -> list[tuple[str, list[int], bool]]:
     """Distinctive system names (poster and notes names, aliases) with the chunk positions they name.
 
     Each entry is (name, chunk positions, cased); a cased name is matched against the question with its
-    capitalisation kept (see `is_ordinary_word`), the others against the folded question.
+    capitalisation kept (see `is_ordinary_word`), the others against the folded question. `folded` holds each
+    chunk's folded search text.
     """
-    folded = [fold(c.search_text) for c in chunks]
     postings: dict[str, list[int]] = {}  # word -> chunks containing it, to test a name only where it can occur
     for i, text in enumerate(folded):
         for word in set(_WORD.findall(text)):
@@ -136,6 +137,7 @@ class Lexicon:
     indptr: np.ndarray  # int64 start of each token's column in `data`
     lowercase_stems: frozenset[str]
     names: list[tuple[str, list[int], bool]]
+    folded: list[str]  # each chunk's search text, folded (what names and coined terms are matched against)
 
     def __post_init__(self) -> None:
         self.columns = {t: i for i, t in enumerate(self.df)}
@@ -176,8 +178,9 @@ def build_lexicon(chunks, k1: float = BM25_K1, b: float = BM25_B) -> Lexicon:
     indptr = np.zeros(len(df) + 1, dtype=np.int64)
     np.cumsum(np.bincount(col, minlength=len(df)), out=indptr[1:])
     stems = lowercase_stems(c.search_text for c in chunks)
+    folded = [fold(c.search_text) for c in chunks]
     return Lexicon(k1, b, n, dict(df), data[order], row[order].astype(np.int32), indptr, stems,
-                   system_names(chunks, stems))
+                   system_names(chunks, stems, folded), folded)
 
 
 def lexicon_key(chunks_sha256: str, k1: float = BM25_K1, b: float = BM25_B) -> str:
@@ -188,12 +191,16 @@ def lexicon_key(chunks_sha256: str, k1: float = BM25_K1, b: float = BM25_B) -> s
     return h.hexdigest()[:16]
 
 
+_ARRAYS = {"data": "<f4", "indices": "<i4", "indptr": "<i8"}  # stored as base64 of their little-endian bytes
+
+
 def save_lexicon(path: Path, lex: Lexicon, key: str) -> None:
-    """Write the lexicon as JSON (float32 weights round-trip exactly through JSON doubles), atomically."""
+    """Write the lexicon as one JSON file (arrays as base64 of their exact bytes: no float parsing), atomically."""
+    arrays = {name: base64.b64encode(np.ascontiguousarray(getattr(lex, name), dtype=dt).tobytes()).decode("ascii")
+              for name, dt in _ARRAYS.items()}
     payload = {"format": LEXICON_FORMAT, "key": key, "k1": lex.k1, "b": lex.b, "n_docs": lex.n_docs,
-               "tokens": list(lex.df), "df": list(lex.df.values()), "data": lex.data.tolist(),
-               "indices": lex.indices.tolist(), "indptr": lex.indptr.tolist(),
-               "lowercase_stems": sorted(lex.lowercase_stems), "names": lex.names}
+               "tokens": list(lex.df), "df": list(lex.df.values()), **arrays,
+               "lowercase_stems": sorted(lex.lowercase_stems), "names": lex.names, "folded": lex.folded}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, path)
@@ -206,10 +213,11 @@ def read_lexicon(path: Path, key: str) -> Lexicon | None:
         if p.get("key") != key:
             log.info("%s was derived from other chunks or code; rebuilding it", path)
             return None
-        return Lexicon(p["k1"], p["b"], p["n_docs"], dict(zip(p["tokens"], p["df"])),
-                       np.asarray(p["data"], dtype=np.float32), np.asarray(p["indices"], dtype=np.int32),
-                       np.asarray(p["indptr"], dtype=np.int64), frozenset(p["lowercase_stems"]),
-                       [(n, owners, cased) for n, owners, cased in p["names"]])
+        data, indices, indptr = (np.frombuffer(base64.b64decode(p[name]), dtype=dt).astype(dt[1:])
+                                 for name, dt in _ARRAYS.items())
+        return Lexicon(p["k1"], p["b"], p["n_docs"], dict(zip(p["tokens"], p["df"])), data, indices, indptr,
+                       frozenset(p["lowercase_stems"]), [(n, owners, cased) for n, owners, cased in p["names"]],
+                       p["folded"])
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as e:

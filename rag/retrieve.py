@@ -91,6 +91,7 @@ class Retriever:
         self._lexicon: Lexicon = lex
         self.vocabulary = set(lex.df)
         self.lowercase_stems = lex.lowercase_stems
+        self.folded: list[str] = lex.folded  # each chunk's folded search text
         self._idf: dict[str, float] = {}
         self._max_idf = math.log(1 + (lex.n_docs + 0.5) / 0.5)
         # (name, literal, chunk positions, cased); each pattern is compiled the first time its literal occurs.
