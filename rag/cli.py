@@ -91,10 +91,13 @@ def _format_answer(answer) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from .embed import preload
+
+    settings = _settings(args)
+    preload(settings)  # the ONNX session loads while the rest of the pipeline is imported and the index read
     from .api import ask, validate_question
     from .llm import llm_status
 
-    settings = _settings(args)
     validate_question(args.question, settings)  # a bad question is one line on stderr, before anything else
     status = llm_status(settings, args.mode)
     if not args.json:
