@@ -59,14 +59,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def onnx_model_file(cache_dir: Path, model_dir: Path, name: str, precision: str = "fp32") -> Path:
     """The cached ONNX export of the packaged model in the given precision, exported (or quantised) on first use."""
-    from filelock import FileLock
-
     if precision not in PRECISIONS:
         raise ValueError(f"unknown embedding precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
     folder = cache_dir / "models" / f"{name}-onnx-v{EXPORT_VERSION}"
     target = folder / f"model-{precision}.onnx"
     if target.exists():
         return target
+    from filelock import FileLock  # only to export: importing it is ~25 ms of a cold start
+
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".export.lock"), timeout=900):
         if target.exists():  # another process finished it while we waited
