@@ -18,7 +18,7 @@ from .embed import Embedder, embedder_identity
 from .lexicon import LEXICON_FILE, build_lexicon, lexicon_key, load_lexicon, save_lexicon
 from .sentences import chunk_sentences
 from .types import Chunk
-from .vectors import build_vector_index, configure_search
+from .vectors import build_vector_index, configure_search, read_flat
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +199,14 @@ def embedder_changes(manifest: dict, embedder: Embedder) -> list[str]:
     return [f"{k} {built.get(k)!r} → now {v!r}" for k, v in sorted(now.items()) if built.get(k) != v]
 
 
-def load_index(settings: Settings) -> LoadedIndex:
-    """Load and verify an index: every file's hash must match the manifest, counts must agree."""
+def _read_faiss(path: Path, settings: Settings):
     import faiss
 
+    return configure_search(faiss.read_index(str(path)), settings)
+
+
+def load_index(settings: Settings) -> LoadedIndex:
+    """Load and verify an index: every file's hash must match the manifest, counts must agree."""
     d = settings.index_dir
     manifest = read_manifest(d)
     fix = "Rebuild it with `rag build --force`."
@@ -213,7 +217,7 @@ def load_index(settings: Settings) -> LoadedIndex:
         if file_sha256(f) != digest:
             raise IndexCorruptError(f"Index file {f} does not match its manifest (truncated or modified). {fix}")
     try:
-        index = configure_search(faiss.read_index(str(d / FAISS_FILE)), settings)
+        index = read_flat(d / FAISS_FILE) or _read_faiss(d / FAISS_FILE, settings)
         records = [json.loads(line) for line in (d / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()]
         sent_vecs = np.load(d / SENTS_FILE).astype(np.float32)
     except Exception as e:  # faiss raises RuntimeError, json ValueError, numpy ValueError
