@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -28,6 +29,7 @@ PRECISIONS = ("fp32", "int8")
 # 2-core machine (fp32, 2 threads, load ≈ 10): batch 16 → 100 s, 32 → 118 s, 64 → 122 s, 128 → 138 s; CPU time on
 # a quarter of them: batch 8 → 11.3 s, 16 → 12.0 s, 32 → 13.0 s. Smaller batches pad less and fit the caches.
 BUILD_BATCH = 16
+EXTERNAL_DATA = "model.data"  # the weights file of the external-data copy (see external_data_copy)
 
 
 def _meta_path(model: Path) -> Path:
@@ -135,6 +137,32 @@ def quantize_int8(source: Path, target: Path) -> Path:
     return target
 
 
+def external_data_copy(model: Path, sha256: str) -> Path:
+    """The model with its weights in a file beside the graph, made once from `model` (needs the onnx package).
+
+    ONNX Runtime maps external weights from their file instead of copying them out of a 90 MB protobuf: creating
+    the session took 0.11-0.16 s instead of 0.30-0.37 s of CPU, with bit-identical outputs (451 corpus texts and a
+    question compared). The folder is named after the source's hash, so a copy is never stale.
+    """
+    folder = model.with_name(f"{model.stem}-external-{sha256[:16]}")
+    target = folder / "model.onnx"
+    if target.exists() and (folder / EXTERNAL_DATA).exists():
+        return target
+    import onnx
+
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    onnx.save_model(onnx.load(str(model)), str(tmp / "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=EXTERNAL_DATA, size_threshold=1024)
+    try:
+        os.rename(tmp, folder)
+    except OSError:  # another process published it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("wrote %s (weights beside the graph, for fast loading)", folder)
+    return target
+
+
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 token embeddings on ONNX Runtime; mean pooling and L2 norm as sentence-transformers does."""
 
@@ -164,15 +192,19 @@ class OnnxEmbedder:
         self._session_or_error: object = None
         # Not a daemon: a process that exits while the session is being created must wait for it (a daemon
         # thread still inside ONNX Runtime at interpreter shutdown aborts the process).
-        threading.Thread(target=self._create_session, args=(ort, str(model_file), opts), daemon=False,
-                         name="rag-onnx-load").start()
         # What produced the vectors: recorded in the index manifest and checked when an index is loaded.
         self.identity = {"name": name, "runtime": self.runtime, "precision": precision,
                          "model_file": model_file.name, "model_sha256": model_sha256(model_file)}
+        threading.Thread(target=self._create_session, args=(ort, opts), daemon=False, name="rag-onnx-load").start()
 
-    def _create_session(self, ort, path: str, opts) -> None:
+    def _create_session(self, ort, opts) -> None:
         try:
-            self._session_or_error = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+            try:  # the same graph and weights, loaded faster; the manifest still names the source file
+                path = external_data_copy(self.model_file, self.identity["model_sha256"])
+            except Exception as e:  # noqa: BLE001 - no onnx package, read-only cache: the source file works
+                log.warning("cannot use an external-data copy of %s (%s); loading it as is", self.model_file, e)
+                path = self.model_file
+            self._session_or_error = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except BaseException as e:  # noqa: BLE001 - re-raised by the first encode, in the caller's thread
             self._session_or_error = e
         self._ready.set()
