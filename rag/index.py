@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 FAISS_FILE, CHUNKS_FILE, SENTS_FILE, MANIFEST_FILE = "vectors.faiss", "chunks.jsonl", "sentences.npy", "manifest.json"
 INDEX_FORMAT = 1
+BLOCK_BATCHES = 4  # batches per worker in one encode call while building (the progress bar moves per call)
 
 
 class IndexError_(RuntimeError):
@@ -153,9 +154,13 @@ def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress: 
 
     out = np.zeros((len(texts), embedder.dimension), np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # A block of whole batches per call, so that an embedder with workers (OnnxEmbedder) runs them side by side; the
+    # batches are the same as one at a time (the block is already sorted, and sorting is stable).
+    workers = getattr(embedder, "workers", 0)
+    block = batch_size * BLOCK_BATCHES * workers if workers else batch_size
     with tqdm(total=len(texts), desc="Embedding chunks and sentences", unit="text", disable=not progress) as bar:
-        for i in range(0, len(order), batch_size):
-            rows = order[i:i + batch_size]
+        for i in range(0, len(order), block):
+            rows = order[i:i + block]
             out[rows] = embedder.encode([texts[j] for j in rows], batch_size)
             bar.update(len(rows))
     return out
