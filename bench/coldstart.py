@@ -35,11 +35,14 @@ settings = Settings(mode="extractive")
 qs = [json.loads(x)["user_input"] for x in open("eval/gold.jsonl") if x.strip()]
 for q in qs[:5]:
     ask(q, settings=settings)
-totals = []
+stages = {{}}
+cpu = time.process_time()
 for _ in range({repeats}):
     for q in qs:
-        totals.append(ask(q, settings=settings).timings_ms["total"])
-print(json.dumps(totals))
+        for k, v in ask(q, settings=settings).timings_ms.items():
+            stages.setdefault(k, []).append(v)
+cpu_ms = (time.process_time() - cpu) * 1000 / len(stages["total"])
+print(json.dumps({{"stages": stages, "cpu_ms_per_ask": cpu_ms}}))
 """
 IMPORT_CODE = "import time; t = time.perf_counter(); import rag; print(time.perf_counter() - t)"
 
@@ -91,9 +94,11 @@ def run(trees: dict[str, Path], runs: int, phases: list[str], repeats: int = 1) 
     if "warm" in phases:
         for name, tree in trees.items():
             r = timed([py, "-c", WARM_CODE.format(repeats=repeats)], tree)
-            totals = json.loads(r.pop("stdout"))
+            got = json.loads(r.pop("stdout"))
+            totals = got["stages"]["total"]
             r.update(p50_ms=statistics.median(totals), p95_ms=sorted(totals)[int(0.95 * (len(totals) - 1))],
-                     questions=len(totals))
+                     questions=len(totals), cpu_ms_per_ask=got["cpu_ms_per_ask"],
+                     **{f"{k}_p50_ms": statistics.median(v) for k, v in got["stages"].items() if k != "total"})
             out[name]["warm"] = [r]
     if "build" in phases:
         for name, tree in trees.items():
@@ -111,7 +116,9 @@ def table(result: dict) -> str:
     spec = [("ask", "wall_s", "cold `rag ask` wall s"), ("ask", "cpu_s", "cold `rag ask` CPU s"),
             ("ask", "peak_rss_mb", "cold `rag ask` peak RSS MB"), ("ask", "load", "load average during cold asks"),
             ("import", "import_s", "`import rag` s"), ("warm", "p50_ms", "warm `ask()` total p50 ms"),
-            ("warm", "p95_ms", "warm `ask()` total p95 ms"), ("warm", "load", "load average at warm"),
+            ("warm", "p95_ms", "warm `ask()` total p95 ms"), ("warm", "cpu_ms_per_ask", "warm `ask()` CPU ms each"),
+            ("warm", "embed_p50_ms", "… embed p50 ms"), ("warm", "retrieve_p50_ms", "… retrieve p50 ms"),
+            ("warm", "answer_p50_ms", "… answer p50 ms"), ("warm", "load", "load average at warm"),
             ("build", "wall_s", "`rag build --force` wall s"), ("build", "cpu_s", "`rag build --force` CPU s"),
             ("build", "peak_rss_mb", "build peak RSS MB"), ("build", "load", "load average at build")]
     for phase, key, label in spec:
