@@ -44,7 +44,7 @@ class _Loaded:
         self.positions = {c.id: i for i, c in enumerate(self.index.chunks)}
         self.by_id = {c.id: c for c in self.index.chunks}
         # Everything the documents say, folded once: a name the question uses that is not in here is unknown.
-        self.corpus_text = CorpusText([fold(c.search_text) for c in self.index.chunks], self.retriever.vocabulary)
+        self.corpus_text = CorpusText(list(self.retriever.folded), self.retriever.vocabulary)
         self.posters = structured.poster_table(self.index.chunks)
         rows = [self.positions[p.chunk_id] for p in self.posters]
         self.poster_vectors = np.vstack([self.index.faiss_index.reconstruct(i) for i in rows]) if rows else None

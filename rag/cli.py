@@ -91,10 +91,13 @@ def _format_answer(answer) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from .embed import preload
+
+    settings = _settings(args)
+    preload(settings)  # the ONNX session loads while the rest of the pipeline is imported and the index read
     from .api import ask, validate_question
     from .llm import llm_status
 
-    settings = _settings(args)
     validate_question(args.question, settings)  # a bad question is one line on stderr, before anything else
     status = llm_status(settings, args.mode)
     if not args.json:
@@ -176,10 +179,26 @@ def _cmd_link_notes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_up(settings) -> None:
+    """Load the embedder, index and retriever (the chat page's first question then finds them loaded)."""
+    from .api import get_retriever
+    from .embed import embedder_for
+
+    try:
+        get_retriever(settings, embedder_for(settings))
+    except Exception:  # noqa: BLE001 - the page's own warm-up and first question report it
+        logging.getLogger(__name__).debug("early warm-up failed", exc_info=True)
+
+
 def _cmd_ui(args: argparse.Namespace) -> int:
+    import threading
+
+    settings = _settings(args)
+    # Importing Gradio takes seconds; the ONNX session and the index load meanwhile (the session outside the GIL).
+    threading.Thread(target=_warm_up, args=(settings,), name="rag-early-warm-up", daemon=True).start()
     from ui.app import launch
 
-    launch(host=args.host, port=args.port, share=args.share)
+    launch(host=args.host, port=args.port, share=args.share, settings=settings)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Settings for the whole pipeline: one pydantic-settings object, `RAG_` env prefix."""
+"""Settings for the whole pipeline: one object whose fields read `RAG_<FIELD>` environment variables."""
 from __future__ import annotations
 
 import hashlib
@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from .settings_model import Field, SettingsModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,10 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CHUNKER_VERSION = "5"
 
 
-class Settings(BaseSettings):
-    """Every tunable of the assistant; each field reads `RAG_<NAME>` from the environment."""
+class Settings(SettingsModel):
+    """Every tunable of the assistant; each field reads `RAG_<NAME>` from the environment.
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+    Keyword arguments win over the environment, which wins over the defaults (see `rag.settings_model`).
+    """
+
+    env_prefix = "RAG_"
 
     corpus_dir: Path = Field(ROOT / "corpus", description="Folder with the source documents.")
     index_dir: Path = Field(ROOT / "index", description="Folder holding the FAISS index, chunks and manifest.")

@@ -178,3 +178,22 @@ def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2", runtime: s
 def embedder_for(settings) -> Embedder:
     """The embedder that the settings ask for (model, runtime, precision)."""
     return default_embedder(settings.cache_dir, settings.embed_model, settings.embed_runtime, settings.embed_precision)
+
+
+def preload(settings) -> threading.Thread:
+    """Start loading the settings' embedder on a thread; a later `embedder_for` waits for it and gets it.
+
+    A command that will embed a question calls this first thing: importing ONNX Runtime and creating its session
+    (~0.4 s of CPU, mostly outside the GIL) then overlaps the caller's imports and the index load. A failure is
+    logged at debug level only: the caller's own `embedder_for` raises it again where it can be reported.
+    Not a daemon thread: one still inside ONNX Runtime at interpreter shutdown aborts the process.
+    """
+    def load() -> None:
+        try:
+            embedder_for(settings)
+        except Exception:  # noqa: BLE001 - re-raised by the caller's own embedder_for
+            log.debug("preloading the embedder failed", exc_info=True)
+
+    thread = threading.Thread(target=load, name="rag-embedder-preload", daemon=False)
+    thread.start()
+    return thread

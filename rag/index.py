@@ -15,14 +15,16 @@ import numpy as np
 from .config import Settings, corpus_files, file_sha256, index_fingerprint
 from .corpus import load_corpus
 from .embed import Embedder, embedder_identity
+from .lexicon import LEXICON_FILE, build_lexicon, lexicon_key, load_lexicon, save_lexicon
 from .sentences import chunk_sentences
 from .types import Chunk
-from .vectors import build_vector_index, configure_search
+from .vectors import build_vector_index, configure_search, read_flat
 
 log = logging.getLogger(__name__)
 
 FAISS_FILE, CHUNKS_FILE, SENTS_FILE, MANIFEST_FILE = "vectors.faiss", "chunks.jsonl", "sentences.npy", "manifest.json"
 INDEX_FORMAT = 1
+BLOCK_BATCHES = 4  # batches per worker in one encode call while building (the progress bar moves per call)
 
 
 class IndexError_(RuntimeError):
@@ -51,6 +53,7 @@ class LoadedIndex:
     sentence_vectors: np.ndarray
     sentence_owner: np.ndarray  # chunk position of each sentence row
     manifest: dict
+    lexicon: object | None = None  # rag.lexicon.Lexicon read from the folder; None: the retriever derives it
 
     @property
     def fingerprint(self) -> str:
@@ -109,6 +112,7 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     records = [dict(c.to_dict(), sentences=s) for c, s in zip(chunks, sentences)]
     chunk_bytes = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
     (tmp / CHUNKS_FILE).write_bytes(chunk_bytes)
+    save_lexicon(tmp / LEXICON_FILE, build_lexicon(chunks), lexicon_key(_sha(chunk_bytes)))
     np.save(tmp / SENTS_FILE, sent_vecs.astype(np.float16))
     manifest = {
         "format": INDEX_FORMAT,
@@ -150,9 +154,13 @@ def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress: 
 
     out = np.zeros((len(texts), embedder.dimension), np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # A block of whole batches per call, so that an embedder with workers (OnnxEmbedder) runs them side by side; the
+    # batches are the same as one at a time (the block is already sorted, and sorting is stable).
+    workers = getattr(embedder, "workers", 0)
+    block = batch_size * BLOCK_BATCHES * workers if workers else batch_size
     with tqdm(total=len(texts), desc="Embedding chunks and sentences", unit="text", disable=not progress) as bar:
-        for i in range(0, len(order), batch_size):
-            rows = order[i:i + batch_size]
+        for i in range(0, len(order), block):
+            rows = order[i:i + block]
             out[rows] = embedder.encode([texts[j] for j in rows], batch_size)
             bar.update(len(rows))
     return out
@@ -196,10 +204,14 @@ def embedder_changes(manifest: dict, embedder: Embedder) -> list[str]:
     return [f"{k} {built.get(k)!r} → now {v!r}" for k, v in sorted(now.items()) if built.get(k) != v]
 
 
-def load_index(settings: Settings) -> LoadedIndex:
-    """Load and verify an index: every file's hash must match the manifest, counts must agree."""
+def _read_faiss(path: Path, settings: Settings):
     import faiss
 
+    return configure_search(faiss.read_index(str(path)), settings)
+
+
+def load_index(settings: Settings) -> LoadedIndex:
+    """Load and verify an index: every file's hash must match the manifest, counts must agree."""
     d = settings.index_dir
     manifest = read_manifest(d)
     fix = "Rebuild it with `rag build --force`."
@@ -210,7 +222,7 @@ def load_index(settings: Settings) -> LoadedIndex:
         if file_sha256(f) != digest:
             raise IndexCorruptError(f"Index file {f} does not match its manifest (truncated or modified). {fix}")
     try:
-        index = configure_search(faiss.read_index(str(d / FAISS_FILE)), settings)
+        index = read_flat(d / FAISS_FILE) or _read_faiss(d / FAISS_FILE, settings)
         records = [json.loads(line) for line in (d / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()]
         sent_vecs = np.load(d / SENTS_FILE).astype(np.float32)
     except Exception as e:  # faiss raises RuntimeError, json ValueError, numpy ValueError
@@ -224,4 +236,5 @@ def load_index(settings: Settings) -> LoadedIndex:
         raise IndexCorruptError(f"Index at {d} has mismatched sentence vectors. {fix}")
     chunks = [Chunk(**r) for r in records]
     owner = np.repeat(np.arange(len(chunks)), [len(s) for s in sentences])
-    return LoadedIndex(chunks, index, sentences, sent_vecs, owner, manifest)
+    lexicon = load_lexicon(d, chunks, manifest["files"][CHUNKS_FILE])
+    return LoadedIndex(chunks, index, sentences, sent_vecs, owner, manifest, lexicon)

@@ -11,26 +11,18 @@ alone on R@1, R@5, R@10 and MRR; adding the whole-chunk cosine lowered R@5 in bo
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
-import unicodedata
-from collections import Counter
 
 import numpy as np
 
 from .index import LoadedIndex
-from .text import content_tokens, fold, stem
+from .lexicon import (BM25_B, BM25_K1, MAX_NAME_DF, Lexicon, build_lexicon, lowercase_stems,  # noqa: F401 - re-exported
+                      name_body, name_pattern, strip_accents)
+from .text import content_tokens, fold
 from .types import Hit
 
-MAX_NAME_DF = 6  # a name that occurs in more chunks than this is a common phrase, not a system name
-# BM25 length normalisation. Chunks range from one-line notes entries and tweets to 280-token poster abstracts;
-# the full b=0.75 let a short notes entry that repeats a system name outrank the abstract holding the facts.
-# R@1/MRR are flat for b in 0.2-0.5 in both cross-validation folds; 0.3 sits in the middle.
-BM25_B = 0.3
-BM25_K1 = 1.5
 FUSIONS = ("zscore", "rrf")
-_URL = re.compile(r"\S+://\S+|\bwww\.\S+")
 
 
 def rrf_fuse(rankings: list[list[int]], weights: list[float], k: int = 60) -> dict[int, float]:
@@ -87,82 +79,24 @@ def _matvec(matrix: np.ndarray, qvec: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", matrix, np.asarray(qvec, dtype=np.float32).reshape(-1))
 
 
-def _strip_accents(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c))
-
-
-def _name_pattern(name: str, cased: bool = False) -> re.Pattern:
-    body = _strip_accents(name) if cased else fold(name)
-    return re.compile(r"(?<![\w-])" + re.escape(body) + r"(?![\w-])")
-
-
-def _looks_coined(name: str) -> bool:
-    """A coined system name (BLASST, NodeSweep, FP8-Flow-MoE, veScale-FSDP) rather than an ordinary phrase."""
-    return any(re.search(r"[A-Z]{2}|[a-z][A-Z]|\d", w) for w in name.split())
-
-
-def _is_ordinary_word(name: str, lowercase_stems: set[str]) -> bool:
-    """A one-word name that the corpus also uses as a plain lower-case word (SHIP, CORE, BEAM, WAVE, BOOST).
-
-    Such names only count when the question writes them in their own capitalisation: "What did LMCache ship?"
-    is not about SHIP, and "beam search" is not about BEAM.
-    """
-    return bool(re.fullmatch(r"[A-Za-z]+", name)) and name != name.lower() and stem(name.lower()) in lowercase_stems
-
-
-def lowercase_stems(texts) -> frozenset[str]:
-    """Stems of the words the texts use in lower case: ordinary words, as opposed to names (SHIP vs "ship").
-
-    A word glued to a dot (the "ai" of Together.ai) is part of a domain name, not a word."""
-    words = {w for t in texts for w in re.findall(r"(?<![\w.-])[a-z]+(?![\w-])", _URL.sub(" ", t))}
-    return frozenset(stem(w) for w in words)  # each distinct word stemmed once (cold start)
-
-
-_WORD = re.compile(r"\w+")
-
-
-def _count_matches(pat: re.Pattern, name: str, folded: list[str], postings: dict[str, list[int]], limit: int) -> int:
-    """Chunks whose folded text the name pattern matches, counted up to `limit`.
-
-    Only chunks holding every word of the name are searched: a match covers each of its words whole. At 22,000
-    papers this took the retriever's set-up from over ten minutes (every name against every chunk) to seconds.
-    """
-    words = set(_WORD.findall(fold(name)))
-    if words:
-        lists = sorted((postings.get(w, []) for w in words), key=len)
-        candidates = set(lists[0]).intersection(*lists[1:]) if lists[0] else set()
-    else:
-        candidates = range(len(folded))
-    count = 0
-    for i in sorted(candidates):
-        if pat.search(folded[i]):
-            count += 1
-            if count >= limit:
-                break
-    return count
-
-
 class Retriever:
     """Dense + BM25 retrieval over a loaded index."""
 
     def __init__(self, index: LoadedIndex, bm25_b: float = BM25_B, bm25_k1: float = BM25_K1) -> None:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-
         self.index = index
         self.chunks = index.chunks
-        docs = [content_tokens(c.search_text) for c in self.chunks]
-        self._bm25 = bm25s.BM25(k1=bm25_k1, b=bm25_b)
-        self._bm25.index(docs, show_progress=False)
-        df = Counter(t for d in docs for t in set(d))
-        n = len(docs)
-        self.vocabulary = set(df)
-        self.lowercase_stems = lowercase_stems(c.search_text for c in self.chunks)
-        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
-        self.names = self._system_names()
+        lex = getattr(index, "lexicon", None)
+        if lex is None or (lex.k1, lex.b) != (bm25_k1, bm25_b):
+            lex = build_lexicon(self.chunks, bm25_k1, bm25_b)
+        self._lexicon: Lexicon = lex
+        self.vocabulary = set(lex.df)
+        self.lowercase_stems = lex.lowercase_stems
+        self.folded: list[str] = lex.folded  # each chunk's folded search text
+        self._idf: dict[str, float] = {}
+        self._max_idf = math.log(1 + (lex.n_docs + 0.5) / 0.5)
+        # (name, literal, chunk positions, cased); each pattern is compiled the first time its literal occurs.
+        self.names = [(name, name_body(name, cased), owners, cased) for name, owners, cased in lex.names]
+        self._patterns: dict[tuple[str, bool], re.Pattern] = {}
         self._prepare_vectors()
 
     def _prepare_vectors(self) -> None:
@@ -182,39 +116,29 @@ class Retriever:
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a content token (unseen tokens get the maximum)."""
-        return self._idf.get(token, self._max_idf)
-
-    def _system_names(self) -> list[tuple[re.Pattern, str, list[int], bool]]:
-        """Distinctive system names (poster and notes names, aliases) mapped to the chunks they name.
-
-        Each entry is (pattern, name, chunk positions, cased); a cased pattern is matched against the question
-        with its capitalisation kept (see `_is_ordinary_word`), the others against the folded question.
-        """
-        folded = [fold(c.search_text) for c in self.chunks]
-        lowercase = self.lowercase_stems
-        postings: dict[str, list[int]] = {}  # word -> chunks containing it, to test a name only where it can occur
-        for i, text in enumerate(folded):
-            for word in set(_WORD.findall(text)):
-                postings.setdefault(word, []).append(i)
-        by_name: dict[str, list[int]] = {}
-        for i, c in enumerate(self.chunks):
-            for name in [c.metadata.get("name") or "", *c.metadata.get("aliases", [])]:
-                if len(name) >= 3:
-                    by_name.setdefault(name, []).append(i)
-        out = []
-        for name, owners in by_name.items():
-            pat = _name_pattern(name)
-            if _looks_coined(name) or _count_matches(pat, name, folded, postings, MAX_NAME_DF + 1) <= MAX_NAME_DF:
-                cased = _is_ordinary_word(name, lowercase)
-                out.append((_name_pattern(name, cased) if cased else pat, name, owners, cased))
-        return out
+        value = self._idf.get(token)
+        if value is None:
+            c, n = self._lexicon.df.get(token), self._lexicon.n_docs
+            value = self._max_idf if c is None else math.log(1 + (n - c + 0.5) / (c + 0.5))
+            self._idf[token] = value
+        return value
 
     def named_chunks(self, question: str) -> dict[int, str]:
-        """Chunks whose system name the question mentions, with the name matched."""
-        q, q_cased = fold(question), _strip_accents(question)
+        """Chunks whose system name the question mentions, with the name matched.
+
+        A name's pattern can only match where its literal occurs, so the literal is looked for first and the
+        pattern compiled on first use: a cold start compiles none of the ~150 patterns the question cannot match.
+        """
+        q, q_cased = fold(question), strip_accents(question)
         hits: dict[int, str] = {}
-        for pat, name, owners, cased in self.names:
-            if pat.search(q_cased if cased else q):
+        for name, body, owners, cased in self.names:
+            text = q_cased if cased else q
+            if body not in text:
+                continue
+            pat = self._patterns.get((name, cased))
+            if pat is None:
+                pat = self._patterns[(name, cased)] = name_pattern(name, cased)
+            if pat.search(text):
                 for i in owners:
                     hits[i] = name
         return hits
@@ -245,7 +169,7 @@ class Retriever:
         tokens = [t for t in content_tokens(question) if t in self.vocabulary]
         if not tokens:
             return np.zeros(len(self.chunks))
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+        return np.asarray(self._lexicon.bm25_scores(tokens), dtype=np.float64)
 
     # --- single-retriever rankings -------------------------------------------------------------------------------
 

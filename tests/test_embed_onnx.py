@@ -133,12 +133,37 @@ def test_onnx_vectors_match_sentence_transformers():
 
 
 @pytest.mark.slow
+def test_the_external_data_copy_gives_bit_identical_vectors(tmp_path):
+    import onnxruntime as ort
+
+    from rag.embed import default_embedder
+    from rag.onnx_embed import EXTERNAL_DATA, external_data_copy
+
+    settings = Settings()
+    embedder = default_embedder(settings.cache_dir, settings.embed_model, "onnx", "fp32")
+    texts = _texts(settings)[:200]
+    via_copy = embedder.encode(texts)  # the embedder's session loads the external-data copy
+    source = tmp_path / "model.onnx"
+    source.symlink_to(embedder.model_file)
+    copy = external_data_copy(source, embedder.identity["model_sha256"])
+    assert (copy.parent / EXTERNAL_DATA).stat().st_size > 80_000_000 and copy.stat().st_size < 1_000_000
+    assert external_data_copy(source, embedder.identity["model_sha256"]) == copy  # made once
+    loaded = embedder.session
+    embedder._session_or_error = ort.InferenceSession(str(embedder.model_file), providers=["CPUExecutionProvider"])
+    try:
+        assert np.array_equal(embedder.encode(texts), via_copy)  # the source file itself
+    finally:
+        embedder._session_or_error = loaded
+
+
+@pytest.mark.slow
 def test_answering_in_a_fresh_interpreter_imports_no_torch(real_settings):
     code = """
 import json, sys
 import rag
 a = rag.ask("What does OPKV do?", mode="extractive")
-heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers", "sklearn") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers", "sklearn", "scipy", "bm25s", "faiss",
+                           "pydantic", "pydantic_settings") if m in sys.modules)
 print(json.dumps({"heavy": heavy, "refused": a.refused, "cited": len(a.citations), "onnx": "onnxruntime" in sys.modules}))
 """
     env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_EMBED_RUNTIME": "onnx",

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.retrieve import Retriever, _is_ordinary_word, rrf_fuse, top_positions, zscore_fuse, zscores
+from rag.lexicon import is_ordinary_word as _is_ordinary_word
+from rag.retrieve import Retriever, rrf_fuse, top_positions, zscore_fuse, zscores
 
 # --- pure fusion functions ----------------------------------------------------------------------------------
 

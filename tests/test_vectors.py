@@ -83,3 +83,38 @@ def test_auto_nlist_grows_with_size_and_stays_trainable():
 def test_rejects_bad_input():
     with pytest.raises(ValueError):
         build_vector_index(np.zeros(8, np.float32), Settings())
+
+
+def test_a_flat_index_file_is_read_without_faiss_and_matches_it(tmp_path):
+    from rag.vectors import FlatVectors, read_flat
+
+    data = clustered(300)
+    flat = build_vector_index(data, Settings())
+    faiss.write_index(flat, str(tmp_path / "flat.faiss"))
+    got = read_flat(tmp_path / "flat.faiss")
+    assert isinstance(got, FlatVectors) and (got.ntotal, got.d) == (300, D)
+    assert np.array_equal(got.reconstruct_n(0, 300), flat.reconstruct_n(0, 300))
+    assert np.array_equal(got.reconstruct(17), flat.reconstruct(17)) and got.reconstruct(17).dtype == np.float32
+    queries = clustered(5, seed=1)
+    for a, b in zip(got.search(queries, 10), flat.search(queries, 10)):  # search: faiss itself, loaded on first use
+        assert np.array_equal(a, b)
+    ivf = build_vector_index(data, Settings(ann_threshold=100, ann_nlist=4))
+    faiss.write_index(ivf, str(tmp_path / "ivf.faiss"))
+    assert read_flat(tmp_path / "ivf.faiss") is None  # anything but IndexFlatIP: read by faiss
+    l2 = faiss.IndexFlatL2(D)
+    l2.add(data)
+    faiss.write_index(l2, str(tmp_path / "l2.faiss"))
+    assert read_flat(tmp_path / "l2.faiss") is None
+
+
+def test_loading_an_index_for_an_answer_does_not_import_faiss(real_settings):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from rag.config import Settings; from rag.index import load_index; from rag.retrieve import "
+            f"Retriever; Retriever(load_index(Settings(index_dir={str(real_settings.index_dir)!r}, "
+            f"corpus_dir={str(real_settings.corpus_dir)!r}))); print('faiss' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "False"
