@@ -1,39 +1,24 @@
-"""Settings for the whole pipeline: one pydantic model that reads `RAG_<FIELD>` environment variables."""
+"""Settings for the whole pipeline: one pydantic-settings object, `RAG_` env prefix."""
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bump when chunking or index layout changes in a way that invalidates old indexes.
 CHUNKER_VERSION = "5"
-ENV_PREFIX = "RAG_"
 
 
-def _environment(fields) -> dict[str, str]:
-    """`RAG_<FIELD>` variables (any case) by field name, as pydantic-settings read them: strings that pydantic
-    then validates and converts ("0" -> False, "16" -> 16)."""
-    env = {k.lower(): v for k, v in os.environ.items()}
-    return {name: env[key] for name in fields if (key := (ENV_PREFIX + name).lower()) in env}
+class Settings(BaseSettings):
+    """Every tunable of the assistant; each field reads `RAG_<NAME>` from the environment."""
 
-
-class Settings(BaseModel):
-    """Every tunable of the assistant; each field reads `RAG_<NAME>` from the environment.
-
-    Keyword arguments win over the environment, which wins over the defaults (pydantic-settings' order). Not a
-    pydantic-settings class: importing that package took ~0.3 s of a cold `rag ask` for what `__init__` does here.
-    """
-
-    model_config = ConfigDict(extra="ignore", validate_default=True)
-
-    def __init__(self, **values) -> None:
-        super().__init__(**{**_environment(type(self).model_fields), **values})
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     corpus_dir: Path = Field(ROOT / "corpus", description="Folder with the source documents.")
     index_dir: Path = Field(ROOT / "index", description="Folder holding the FAISS index, chunks and manifest.")
