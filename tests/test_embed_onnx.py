@@ -163,7 +163,7 @@ import json, sys
 import rag
 a = rag.ask("What does OPKV do?", mode="extractive")
 heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers", "sklearn", "scipy", "bm25s", "faiss",
-                           "pydantic", "pydantic_settings") if m in sys.modules)
+                           ) if m in sys.modules)
 print(json.dumps({"heavy": heavy, "refused": a.refused, "cited": len(a.citations), "onnx": "onnxruntime" in sys.modules}))
 """
     env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_EMBED_RUNTIME": "onnx",
