@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from rag.retrieve import SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,11 @@ def rank_all(retriever, lucene: LuceneBM25, queries: list[str], qvecs: np.ndarra
     """
     ids = [c.id for c in retriever.chunks]
     out: dict[str, list[list[str]]] = {name: [] for name in RETRIEVERS}
-    pool = max(settings.candidates, depth)
+    wide = retriever.tuned(SearchParams.from_settings(settings), candidates=max(settings.candidates, depth))
     t0 = time.perf_counter()
     for q, qvec in zip(queries, qvecs):
         dense, _ = retriever.dense_ranking(qvec, depth)
-        fused = retriever.search(q, qvec, depth, pool, settings.rrf_k, settings.dense_weight, settings.bm25_weight,
-                                 settings.name_boost, settings.sentence_weight, fusion=settings.fusion)
+        fused = wide.search(q, qvec, depth)
         out["bm25"].append([ids[i] for i in retriever.bm25_ranking(q, depth)])
         out["dense"].append([ids[i] for i in dense])
         out["fused"].append([h.chunk.id for h in fused])

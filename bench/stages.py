@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.core import ROOT
 from bench.stats import median, summarize
+from rag.retrieve import SearchParams
 
 COLD_QUESTION = "How much does NexSpec speed up RL training?"
 STAGES = ("load", "embed", "dense", "bm25", "fusion", "retrieve", "answer", "other", "total")
@@ -221,9 +222,7 @@ def warm(index_dir: Path, items: list[dict], repeats: int = 3) -> dict:
             continue
         t = time.perf_counter()
         qvec = embedder.encode([item["user_input"]])[0]
-        hits = retriever.search(item["user_input"], qvec, 5, settings.candidates, settings.rrf_k, settings.dense_weight,
-                                settings.bm25_weight, settings.name_boost, settings.sentence_weight,
-                                fusion=settings.fusion)
+        hits = retriever.tuned(SearchParams.from_settings(settings)).search(item["user_input"], qvec, 5)
         retrieval_ms.append((time.perf_counter() - t) * 1000)
         evidence_retrieval.append(evidence_in_contexts(item["evidence"], [f"{h.chunk.title}\n{h.chunk.text}" for h in hits]))
     out = {

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rag.config import Settings
+from rag.retrieve import SearchParams
 
 from .gold import SPLITS, in_split
 from .metrics import mean, recall_at_k, reciprocal_rank
@@ -19,9 +20,7 @@ def rankings(retriever, question: str, qvec: np.ndarray, settings: Settings, dep
     ids = [c.id for c in retriever.chunks]
     dense, _ = retriever.dense_ranking(qvec, depth)
     bm25 = retriever.bm25_ranking(question, depth)
-    fused = retriever.search(question, qvec, depth, settings.candidates, settings.rrf_k, settings.dense_weight,
-                             settings.bm25_weight, settings.name_boost, settings.sentence_weight,
-                             fusion=settings.fusion)
+    fused = retriever.tuned(SearchParams.from_settings(settings)).search(question, qvec, depth)
     return {
         "bm25": [ids[i] for i in bm25],
         "dense": [ids[i] for i in dense],

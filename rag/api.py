@@ -89,7 +89,7 @@ def build_index(settings: Settings | None = None, *, embedder: Embedder | None =
 
 def get_retriever(settings: Settings, embedder: Embedder | None = None):
     """The loaded index and retriever, building the index if missing and rebuilding it if stale."""
-    from .retrieve import Retriever
+    from .retrieve import Retriever, SearchParams
 
     key = str(settings.index_dir)
     stat = _corpus_stat(settings)
@@ -107,7 +107,7 @@ def get_retriever(settings: Settings, embedder: Embedder | None = None):
             log.warning("%s Rebuilding it now.", e)
             _build(settings, embedder, progress=False)
         index = load_index(settings)
-        loaded = _Loaded(index, Retriever(index), stat)
+        loaded = _Loaded(index, Retriever(index, SearchParams.from_settings(settings)), stat)
         _CACHE[key] = loaded
         return loaded
 
@@ -209,8 +209,9 @@ def _prepare(question: object, history, mode: str | None, k: int | None, setting
 
 
 def _search(retriever, question: str, qvec: np.ndarray, k: int, settings: Settings) -> list[Hit]:
-    return retriever.search(question, qvec, k, settings.candidates, settings.rrf_k, settings.dense_weight,
-                            settings.bm25_weight, settings.name_boost, settings.sentence_weight, fusion=settings.fusion)
+    from .retrieve import SearchParams
+
+    return retriever.tuned(SearchParams.from_settings(settings)).search(question, qvec, k)
 
 
 def _clean_history(history) -> list[tuple[str, str]]:

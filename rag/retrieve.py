@@ -11,8 +11,10 @@ alone on R@1, R@5, R@10 and MRR; adding the whole-chunk cosine lowered R@5 in bo
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,6 +25,31 @@ from .text import content_tokens, fold
 from .types import Hit
 
 FUSIONS = ("zscore", "rrf")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """How a retriever fuses its signals; built from `Settings` (see `from_settings`), defaults documented there."""
+
+    candidates: int = 40  # candidates taken from each signal before fusion
+    fusion: str = "zscore"  # "zscore" (weighted mean of standard scores) or "rrf" (reciprocal rank fusion)
+    rrf_k: int = 60
+    dense_weight: float = 0.0  # whole-chunk cosine (0: it lowered R@5 in both folds, see the module docstring)
+    bm25_weight: float = 1.0
+    sentence_weight: float = 1.0  # best-sentence cosine
+    name_boost: float = 1.0  # standard deviations (zscore) or a multiple of the top fusable score (rrf)
+    bm25_k1: float = BM25_K1
+    bm25_b: float = BM25_B
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; expected one of {', '.join(FUSIONS)}")
+
+    @classmethod
+    def from_settings(cls, settings) -> "SearchParams":
+        """The search parameters a `Settings` object holds."""
+        return cls(settings.candidates, settings.fusion, settings.rrf_k, settings.dense_weight, settings.bm25_weight,
+                   settings.sentence_weight, settings.name_boost)
 
 
 def rrf_fuse(rankings: list[list[int]], weights: list[float], k: int = 60) -> dict[int, float]:
@@ -82,12 +109,13 @@ def _matvec(matrix: np.ndarray, qvec: np.ndarray) -> np.ndarray:
 class Retriever:
     """Dense + BM25 retrieval over a loaded index."""
 
-    def __init__(self, index: LoadedIndex, bm25_b: float = BM25_B, bm25_k1: float = BM25_K1) -> None:
+    def __init__(self, index: LoadedIndex, params: SearchParams | None = None) -> None:
         self.index = index
         self.chunks = index.chunks
+        self.params = params = params or SearchParams()
         lex = getattr(index, "lexicon", None)
-        if lex is None or (lex.k1, lex.b) != (bm25_k1, bm25_b):
-            lex = build_lexicon(self.chunks, bm25_k1, bm25_b)
+        if lex is None or (lex.k1, lex.b) != (params.bm25_k1, params.bm25_b):
+            lex = build_lexicon(self.chunks, params.bm25_k1, params.bm25_b)
         self._lexicon: Lexicon = lex
         self.vocabulary = set(lex.df)
         self.lowercase_stems = lex.lowercase_stems
@@ -189,18 +217,29 @@ class Retriever:
 
     # --- fusion ----------------------------------------------------------------------------------------------
 
-    def search(self, question: str, qvec: np.ndarray, k: int, candidates: int = 40, rrf_k: int = 60,
-               dense_weight: float = 0.0, bm25_weight: float = 1.0, name_boost: float = 1.0,
-               sentence_weight: float = 1.0, *, fusion: str = "zscore") -> list[Hit]:
-        """Fused top-k hits for a question whose embedding is qvec.
+    def tuned(self, params: SearchParams | None = None, **changes) -> "Retriever":
+        """This retriever with other fusion parameters (the same loaded data, not a copy of it)."""
+        params = replace(params or self.params, **changes)
+        if params == self.params:
+            return self
+        if (params.bm25_k1, params.bm25_b) != (self.params.bm25_k1, self.params.bm25_b):
+            return Retriever(self.index, params)
+        other = copy.copy(self)
+        other.params = params
+        return other
+
+    def search(self, question: str, qvec: np.ndarray, k: int) -> list[Hit]:
+        """Fused top-k hits for a question whose embedding is qvec, fused as `self.params` says.
 
         fusion="zscore" (default): weighted mean of the standard scores of BM25, best-sentence and whole-chunk
         cosine, over the chunks in any retriever's top `candidates`; a chunk the question names gains
         `name_boost` standard deviations. fusion="rrf": reciprocal rank fusion of the three rankings with
         constant `rrf_k`; a named chunk gains `name_boost` times the largest score fusion can give.
         """
-        if fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {fusion!r}; expected one of {', '.join(FUSIONS)}")
+        p = self.params
+        candidates, rrf_k, fusion = p.candidates, p.rrf_k, p.fusion
+        dense_weight, bm25_weight, sentence_weight, name_boost = p.dense_weight, p.bm25_weight, p.sentence_weight, \
+            p.name_boost
         dense_all = self.dense_scores(qvec)
         bm25_all = self.bm25_scores(question)
         dense = top_positions(dense_all, candidates)

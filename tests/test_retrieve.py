@@ -114,19 +114,22 @@ def test_search_puts_the_named_chunk_first_and_scores_descend(tiny_retriever):
     r, emb = tiny_retriever
     for fusion in ("zscore", "rrf"):
         q = "How much throughput does BarTrain reach?"
-        hits = r.search(q, emb.encode([q])[0], 3, fusion=fusion)
+        hits = r.tuned(fusion=fusion).search(q, emb.encode([q])[0], 3)
         assert len(hits) == 3 and hits[0].chunk.id == "poster:3", fusion
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     with pytest.raises(ValueError, match="unknown fusion"):
-        r.search(q, emb.encode([q])[0], 3, fusion="combmnz")
+        r.tuned(fusion="combmnz")
 
 
-def test_search_keeps_its_positional_signature(tiny_retriever):
+def test_search_takes_its_tuning_from_the_retriever(tiny_retriever):
     r, emb = tiny_retriever
     q = "Which posters use TPUs?"
-    hits = r.search(q, emb.encode([q])[0], 2, 40, 60, 0.0, 1.0, 1.0, 1.0)
+    hits = r.search(q, emb.encode([q])[0], 2)
     assert [h.chunk.id for h in hits][0] == "poster:3"
     assert hits[0].bm25_rank == 1
+    assert r.tuned() is r and r.tuned(name_boost=1.0) is r  # same parameters: the same retriever
+    other = r.tuned(bm25_weight=0.0)
+    assert other.params.bm25_weight == 0.0 and r.params.bm25_weight == 1.0 and other.chunks is r.chunks
 
 
 def test_sentence_scores_match_a_direct_maximum(tiny_retriever):
