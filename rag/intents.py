@@ -185,10 +185,10 @@ def _count_of(noun: str) -> re.Pattern:
 def without_cues(question: str, ask: Asked) -> str:
     """The question with the words that only name its slot or unit removed ("which GPU", "baselines", "ms")."""
     q = fold(question)
+    if ask.unit in UNITS:  # the unit's cue first: "how much faster" holds the slot's "how much"
+        q = UNITS[ask.unit][0].sub(" ", q)
     if ask.slot:
         q = SLOTS[ask.slot][0].sub(" ", q)
-    if ask.unit in UNITS:
-        q = UNITS[ask.unit][0].sub(" ", q)
     return q
 
 

@@ -187,6 +187,8 @@ def test_parts_of_a_multi_part_question(question, expected):
 def test_slot_cues_leave_the_asked_topic_in_focus():
     q = "What was the paper acceptance rate at MLSys 2026?"
     assert "accept" in " ".join(ans.focus_terms(q, [], asked(q)))
+    q = "How much faster is NexSpec?"
+    assert ans.focus_terms(q, ["NexSpec"], asked(q)) == []  # "how much faster" asks for a factor, nothing more
     q = "What throughput gain does TriInfer claim?"
     assert ans.focus_terms(q, ["TriInfer"], asked(q)) == ["throughput"]
 
