@@ -236,3 +236,19 @@ def _join(items: list[str]) -> str:
 def no_stop(tokens: Iterable[str]) -> set[str]:
     """Tokens without stopwords."""
     return {t for t in tokens if t not in STOPWORDS}
+
+
+class CorpusText:
+    """Every chunk's folded text and content-word vocabulary: does (and how often do) the documents mention a name."""
+
+    def __init__(self, folded_chunks: list[str], vocabulary: set[str]) -> None:
+        self.chunks = folded_chunks
+        self.vocabulary = vocabulary
+        self.folded = " ".join(folded_chunks)
+        self._df: dict[str, int] = {}
+
+    def df(self, term: str) -> float:
+        """Share of chunks that mention the term."""
+        if term not in self._df:
+            self._df[term] = sum(1 for t in self.chunks if mentions(t, term)) / max(1, len(self.chunks))
+        return self._df[term]

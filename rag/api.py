@@ -13,7 +13,8 @@ import numpy as np
 
 from . import structured
 from .answer import REFUSAL_TEXT, resolve_placeholders, supported
-from .extractive import WEIGHTS, CorpusText, compose_answer
+from .answerable import CorpusText
+from .extractive import WEIGHTS, compose_answer
 from .intents import asked
 from .config import Settings, corpus_files
 from .embed import Embedder, embedder_for

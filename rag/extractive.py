@@ -15,6 +15,8 @@ import numpy as np
 from . import answerable as ans, intents
 from .answer import REFUSAL_TEXT, Candidate, compose, score_sentences, select, slot_first
 from .intents import Asked, asked, holds_slot, named_kinds
+from .answerable import CorpusText
+from .disagree import disagreement
 from .text import content_tokens, fold, looks_like_instruction, numbers_in
 from .types import Citation, Hit
 
@@ -137,7 +139,7 @@ def _compose(chosen: list[Candidate], passages: list[Passage], label: bool,
 
 
 def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], idf,
-                   corpus: "CorpusText", max_sentences: int = WEIGHTS.max_sentences) -> Composed:
+                   corpus: CorpusText, max_sentences: int = WEIGHTS.max_sentences) -> Composed:
     """The extractive answer: refusal, one-subject answer, comparison or overview, as the question calls for."""
     if looks_like_instruction(question):  # never echo an instruction back, not even as "what is missing"
         return Composed(REFUSAL_TEXT, [], True, "Refused: the question is an instruction, not a question.")
@@ -254,48 +256,6 @@ def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate],
         answered_by[len(chosen)] = {n}
         chosen.append(best)
     return chosen
-
-
-# A figure with its unit, or a range of them: "3.6×-12.8×", "up to 40%", "12 ms".
-_FIGURE_SPAN = re.compile(r"\d+(?:\.\d+)?\s?(?:×|x\b|%)?(?:\s?[-–]\s?\d+(?:\.\d+)?)?\s?(×|x\b|%|ms\b|GB\b)")
-SAME_CLAIM = 0.3  # two sentences (numbers aside) sharing this share of their words state the same result
-
-
-def disagreement(chosen: list[tuple[str, str]], markers: dict[str, int]) -> str | None:
-    """One sentence saying that two cited sources give different figures for the same result, or None.
-
-    `chosen` holds (sentence, chunk id) pairs; two sentences of different chunks state the same result when they
-    share most of their words, and disagree when their first figures of one unit differ."""
-    for i, (a, ca) in enumerate(chosen):
-        for b, cb in chosen[i + 1:]:
-            if ca == cb or ca not in markers or cb not in markers:
-                continue
-            wa, wb = set(content_tokens(_FIGURE_SPAN.sub(" ", a))), set(content_tokens(_FIGURE_SPAN.sub(" ", b)))
-            if not wa or not wb or len(wa & wb) / len(wa | wb) < SAME_CLAIM:
-                continue
-            for unit in dict.fromkeys(m.group(1) for m in _FIGURE_SPAN.finditer(a)):
-                fa = [m.group(0) for m in _FIGURE_SPAN.finditer(a) if m.group(1) == unit]
-                fb = [m.group(0) for m in _FIGURE_SPAN.finditer(b) if m.group(1) == unit]
-                if fa and fb and numbers_in(fa[0]) != numbers_in(fb[0]):
-                    return (f"The sources give different figures for this: {fa[0]} [{markers[ca]}] and "
-                            f"{fb[0]} [{markers[cb]}].")
-    return None
-
-
-class CorpusText:
-    """Every chunk's folded text and content-word vocabulary: does (and how often do) the documents mention a name."""
-
-    def __init__(self, folded_chunks: list[str], vocabulary: set[str]) -> None:
-        self.chunks = folded_chunks
-        self.vocabulary = vocabulary
-        self.folded = " ".join(folded_chunks)
-        self._df: dict[str, int] = {}
-
-    def df(self, term: str) -> float:
-        """Share of chunks that mention the term."""
-        if term not in self._df:
-            self._df[term] = sum(1 for t in self.chunks if ans.mentions(t, term)) / max(1, len(self.chunks))
-        return self._df[term]
 
 
 def _refusal(missing: str, context: list[Candidate], passages: list[Passage]) -> Composed:

@@ -194,7 +194,7 @@ def test_slot_cues_leave_the_asked_topic_in_focus():
 
 
 def test_two_sources_that_give_different_figures_for_one_result_are_flagged():
-    from rag.extractive import disagreement
+    from rag.disagree import disagreement
 
     a = ("Experiments show CDLM achieves 3.6×-12.8× lower latency on math and coding tasks.", "poster:1")
     b = ("Results: 3.6×–14.5× lower latency, competitive accuracy on math and coding.", "notes:1")
