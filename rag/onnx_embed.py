@@ -159,10 +159,9 @@ def external_data_copy(model: Path, sha256: str) -> Path:
     tmp.mkdir(parents=True)
     onnx.save_model(onnx.load(str(model)), str(tmp / "model.onnx"), save_as_external_data=True,
                     all_tensors_to_one_file=True, location=EXTERNAL_DATA, size_threshold=1024)
-    try:
-        os.rename(tmp, folder)
-    except OSError:  # another process published it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    from .embed import publish_dir
+
+    publish_dir(tmp, folder)
     log.info("wrote %s (weights beside the graph, for fast loading)", folder)
     return target
 
