@@ -8,7 +8,7 @@ from .text import content_tokens, numbers_in
 # A figure with its unit, or a range of them: "3.6×-12.8×", "up to 40%", "12 ms".
 _FIGURE_SPAN = re.compile(r"\d+(?:\.\d+)?\s?(?:×|x\b|%)?(?:\s?[-–]\s?\d+(?:\.\d+)?)?\s?(×|x\b|%|ms\b|GB\b)")
 # Two sentences (numbers aside) sharing this share of their words state the same result: the CDLM abstract and
-# notes lines share 0.375; at 0.3 the check fires on no dev answer where the figures are about different results.
+# notes lines share 0.35; at 0.3 the check fires on no dev answer where the figures are about different results.
 SAME_CLAIM = 0.3
 
 
