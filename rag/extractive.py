@@ -75,6 +75,7 @@ class Passage:
     vectors: np.ndarray
     about: frozenset[str] = frozenset()  # subject keys it names or belongs to
     owner: str | None = None  # the subject key whose own passage (poster or notes entry) this is
+    context_tokens: frozenset[str] | None = field(default=None, repr=False)  # cached by _title_tokens
 
 
 @dataclass
@@ -116,13 +117,15 @@ def _bare_title(sentence: str, hit: Hit) -> bool:
     return bool(words) and words <= set(content_tokens(hit.chunk.title)) | set(content_tokens(hit.chunk.metadata.get("name") or ""))
 
 
-def _title_tokens(p: Passage) -> set[str]:
+def _title_tokens(p: Passage) -> frozenset[str]:
     """Words every sentence of a passage stands under: its title, names and institutions; in a short passage (a
     tweet, a notes bullet) every sentence also stands under the others ("Code: https://…" is about the tweet)."""
-    meta = p.hit.chunk.metadata
-    names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
-    context = p.sentences if len(p.sentences) <= SHORT_PASSAGE else []
-    return set(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
+    if p.context_tokens is None:  # asked once per candidate sentence: worked out once per passage
+        meta = p.hit.chunk.metadata
+        names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
+        context = p.sentences if len(p.sentences) <= SHORT_PASSAGE else []
+        p.context_tokens = frozenset(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
+    return p.context_tokens
 
 
 def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf,
@@ -168,12 +171,13 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     allowed = {i for i in allowed if passages[i].hit.chunk.kind in kinds} or allowed
     focus = ans.focus_terms(question, names, ask)
     absent = []
+    years = [y for y in ans.figures(question) if _YEAR.fullmatch(y)]
+    scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed) \
+        if subject or years else ""
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
-        scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed)
         absent = ans.absent_names(question, scope, names, corpus.df)
     else:  # a year the question is about, in none of the passages: "Which city hosted MLSys 2025?"
-        scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed)
-        years = sorted(y for y in ans.figures(question) if _YEAR.fullmatch(y) and y not in numbers_in(scope))
+        years = sorted(y for y in years if y not in numbers_in(scope)) if years else []
         if years:
             missing = f"The documents don't mention {ans._join(years)}."
             return Composed(missing, [], True, f"Refused: {missing}")
