@@ -42,7 +42,8 @@ def _prompt_tokens(messages: list[dict], settings) -> int | None:
 def measure(questions: list[str], settings) -> dict:
     """Stream each question in LLM mode and time the first piece, the whole answer and the citation check."""
     from rag import grounding, llm
-    from rag.api import ask_stream, get_retriever
+    from rag.api import ask_stream
+    from rag.pipeline import Pipeline
     from rag.generate import generic_checker, instructions_text
     from rag.prompts import format_source
 
@@ -58,7 +59,7 @@ def measure(questions: list[str], settings) -> dict:
     # To count the prompt's tokens afterwards, outside the timing ("decide" completes, "write" streams).
     llm.stream, llm.complete = recording(real_stream), recording(real_complete)
 
-    is_generic = generic_checker(get_retriever(settings).retriever.idf)
+    is_generic = generic_checker(Pipeline(settings).corpus.retriever.idf)
     rows = []
     for q in questions:
         sent.clear()

@@ -46,7 +46,7 @@ def _figures(settings, embedder) -> dict:
     """Gold retrieval figures per half with this embedder, and the time to embed one question."""
     from eval.gold import load_gold
     from eval.retrieval import split_figures
-    from rag.api import get_retriever
+    from rag.pipeline import Pipeline
 
     query_ms = []
 
@@ -56,7 +56,7 @@ def _figures(settings, embedder) -> dict:
         query_ms.append((time.perf_counter() - t) * 1000)
         return qvec
 
-    retrieval = split_figures(get_retriever(settings, embedder).retriever, load_gold(), settings, encode)
+    retrieval = split_figures(Pipeline(settings, embedder).corpus.retriever, load_gold(), settings, encode)
     return {"retrieval": retrieval, "query_ms": summarize(query_ms)}
 
 

@@ -32,12 +32,13 @@ WARM_CODE = """
 import json, time
 from eval.gold import load_gold
 from eval.retrieval import split_figures
-from rag.api import ask, get_retriever
+from rag.api import ask
+    from rag.pipeline import Pipeline
 from rag.config import Settings
 from rag.embed import embedder_for
 settings = Settings(mode="extractive")
 embedder = embedder_for(settings)
-loaded = get_retriever(settings, embedder)
+loaded = Pipeline(settings, embedder).corpus
 items = load_gold()
 for it in items[:5]:
     ask(it["user_input"], settings=settings, embedder=embedder)

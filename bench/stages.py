@@ -177,13 +177,14 @@ def warm(index_dir: Path, items: list[dict], repeats: int = 3) -> dict:
     import faiss
 
     from eval.metrics import evidence_in_contexts, mean
-    from rag.api import ask, get_retriever
+    from rag.api import ask
+    from rag.pipeline import Pipeline
     from rag.config import Settings
     from rag.embed import embedder_for
 
     settings = Settings(index_dir=index_dir, mode="extractive")
     embedder = embedder_for(settings)
-    loaded = get_retriever(settings, embedder)
+    loaded = Pipeline(settings, embedder).corpus
     retriever = loaded.retriever
     floor = Floor(embedder, loaded, settings.candidates)
     questions = [i["user_input"] for i in items]

@@ -77,7 +77,8 @@ def sample(items: list[dict], answerable: int) -> list[dict]:
 def run(split: str, limit: int | None = None, settings: Settings | None = None,
         modes: tuple[str, ...] = MODES, progress: bool = True, answerable: int | None = None) -> dict:
     """Answer the split's questions in each mode and score them; returns {mode: summary, "questions": [...]}."""
-    from rag.api import ask, get_retriever
+    from rag.api import ask
+    from rag.pipeline import Pipeline
     from rag.embed import default_embedder
 
     from .run import CachedEmbedder
@@ -88,7 +89,7 @@ def run(split: str, limit: int | None = None, settings: Settings | None = None,
     items = items[:limit] if limit else items
     embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model),
                               [i["user_input"] for i in items])
-    retriever = get_retriever(settings, embedder).retriever
+    retriever = Pipeline(settings, embedder).corpus.retriever
     chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}
     rows: dict[str, list] = {m: [] for m in modes}
     answers: dict[str, list] = {m: [] for m in modes}

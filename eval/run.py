@@ -52,10 +52,10 @@ class CachedEmbedder:
 
 def _normalized(question: str, settings: Settings) -> str | None:
     """The question as `ask` sees it, or None if `ask` would reject it."""
-    from rag.api import validate_question
+    from rag.question import validate_question
 
     try:
-        return validate_question(question, settings)[0]
+        return validate_question(question, settings.max_question_chars)[0]
     except ValueError:
         return None
 
@@ -100,7 +100,8 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     """
     from tqdm import tqdm
 
-    from rag.api import ask, get_retriever
+    from rag.api import ask
+    from rag.pipeline import Pipeline
     from rag.embed import default_embedder
 
     from .ragas_scores import ragas_scores
@@ -113,7 +114,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     items = items[:limit] if limit else items
     questions = [_normalized(i["user_input"], settings) for i in items]
     embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), [q for q in questions if q])
-    loaded = get_retriever(settings, embedder)
+    loaded = Pipeline(settings, embedder).corpus
     retriever = loaded.retriever
     chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}
     about = about_posters(retriever.chunks)

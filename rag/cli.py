@@ -95,10 +95,11 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     preload(settings)  # the ONNX session loads while the rest of the pipeline is imported and the index read
-    from .api import ask, validate_question
+    from .api import ask
+    from .question import validate_question
     from .llm import llm_status
 
-    validate_question(args.question, settings)  # a bad question is one line on stderr, before anything else
+    validate_question(args.question, settings.max_question_chars)  # a bad question is one line on stderr, before anything else
     status = llm_status(settings, args.mode)
     if not args.json:
         print(f"[{_mode_line(status)}]", file=sys.stderr)
@@ -181,11 +182,10 @@ def _cmd_link_notes(args: argparse.Namespace) -> int:
 
 def _warm_up(settings) -> None:
     """Load the embedder, index and retriever (the chat page's first question then finds them loaded)."""
-    from .api import get_retriever
-    from .embed import embedder_for
+    from .pipeline import Pipeline
 
     try:
-        get_retriever(settings, embedder_for(settings))
+        Pipeline(settings).reload()
     except Exception:  # noqa: BLE001 - the page's own warm-up and first question report it
         logging.getLogger(__name__).debug("early warm-up failed", exc_info=True)
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -184,6 +185,27 @@ def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2", runtime: s
 def embedder_for(settings) -> Embedder:
     """The embedder that the settings ask for (model, runtime, precision)."""
     return default_embedder(settings.cache_dir, settings.embed_model, settings.embed_runtime, settings.embed_precision)
+
+
+_ENCODER: ThreadPoolExecutor | None = None
+
+
+def encode_query(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Encode question text; a torch embedder (`thread_bound`) runs on one long-lived thread.
+
+    torch keeps buffers per thread that runs it (a few MB each, never returned), and a web server answers on
+    whichever of its many worker threads is free: encoding there made the chat server's memory grow by ~0.5 MB
+    per question under load. One encoder thread keeps it flat; queries are short, so serialising them costs little.
+    ONNX Runtime's session is thread-safe and owns its thread pool, so it is called directly (no hand-off).
+    """
+    global _ENCODER
+    if not getattr(embedder, "thread_bound", False):
+        return embedder.encode(texts)
+    if _ENCODER is None:
+        with _LOCK:
+            if _ENCODER is None:
+                _ENCODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-encode")
+    return _ENCODER.submit(embedder.encode, texts).result()
 
 
 def preload(settings) -> threading.Thread:

@@ -5,6 +5,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import numpy as np
 
@@ -119,19 +120,27 @@ def strategy(settings: Settings) -> str:
     return "decide" if llm.uses_local_model() else "write"
 
 
-def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], list[str]],
-               idf: Callable[[str], float], settings: Settings, fallback: Callable[[str, list[str]], Answer],
-               base: dict, lowercase: frozenset[str] | None = None,
-               vocabulary: set[str] | None = None, qvec: np.ndarray | None = None,
-               vectors_of: Callable[[Hit], np.ndarray] | None = None) -> Iterator[str | Answer]:
+class PassageReader(Protocol):
+    """What the LLM path reads of the loaded index: a hit's sentences and their vectors."""
+
+    def sentences_of(self, hit: Hit) -> list[str]: ...
+
+    def sentence_vectors_of(self, hit: Hit) -> np.ndarray: ...
+
+
+def llm_answer(question: str, hits: list[Hit], reader: PassageReader, words: CorpusWords, settings: Settings,
+               fallback: Callable[[str, list[str]], Answer], base: dict,
+               qvec: np.ndarray | None = None) -> Iterator[str | Answer]:
     """Stream the LLM's answer, then yield the checked Answer (or the extractive fallback with a note).
 
-    With the question vector and sentence vectors, the prompt holds the top passages' best sentences only.
+    `base` holds the Answer fields the caller fixes (question, contexts, timings ...); it is not modified. With the
+    question vector, the prompt holds the top passages' best sentences only, not whole chunks.
     """
+    base = dict(base)
     briefs = None
-    if qvec is not None and vectors_of is not None:
+    if qvec is not None:
         hits = hits[:MAX_SOURCES]
-        briefs = briefs_for(question, qvec, hits, sentences_of, vectors_of, idf)
+        briefs = briefs_for(question, qvec, hits, reader.sentences_of, reader.sentence_vectors_of, words.idf)
     messages, prompt_hash = messages_for(question, hits, briefs)
     if strategy(settings) == "decide":
         yield from _decide(question, hits, briefs, settings, fallback, base, prompt_hash)
@@ -149,9 +158,7 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
         return
     raw = "".join(pieces)
     sources = [format_source(i + 1, h) for i, h in enumerate(hits)]
-    checked = check_answer(raw, sources, question, generic_checker(idf, lowercase, vocabulary),
-                           settings.min_claim_overlap,
-                           instructions_text())
+    checked = check_answer(raw, sources, question, words, settings.min_claim_overlap, instructions_text())
     notes = list(base.pop("notes", []))
     if checked.refused:
         notes.append("The LLM found no answer in the sources.")
@@ -166,7 +173,7 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
     citations = []
     for marker, src in enumerate(checked.cited, start=1):
         hit = hits[src - 1]
-        citations.append(make_citation(marker, hit, best_sentence(checked.support[src], sentences_of(hit))))
+        citations.append(make_citation(marker, hit, best_sentence(checked.support[src], reader.sentences_of(hit))))
     if checked.unsupported:
         notes.append(f"Removed {len(checked.unsupported)} sentence(s) the cited sources do not support.")
     if checked.dropped_markers:
@@ -180,6 +187,7 @@ def llm_answer(question: str, hits: list[Hit], sentences_of: Callable[[Hit], lis
 def _decide(question: str, hits: list[Hit], briefs: list[str] | None, settings: Settings,
             fallback: Callable[[str, list[str]], Answer], base: dict, prompt_hash: str) -> Iterator[str | Answer]:
     """The LLM only says whether the sources answer (yes/no); a yes is answered by the extractive composer."""
+    base = dict(base)
     sources = "\n\n".join(fenced_source(i + 1, h, briefs[i] if briefs else None) for i, h in enumerate(hits))
     msg = load_prompts().render("decide", sources=sources, question=question)
     try:

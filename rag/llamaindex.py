@@ -58,9 +58,9 @@ def to_node(hit: Hit) -> NodeWithScore:
 
 def embed_query(texts: list[str], settings: Settings, embedder: Embedder | None = None) -> np.ndarray:
     """The query vector `ask()` would use: the mean of the texts' embeddings, unit length."""
-    from .api import _encode_query
+    from .embed import encode_query
 
-    vecs = _encode_query(embedder or embedder_for(settings), texts)
+    vecs = encode_query(embedder or embedder_for(settings), texts)
     vec = np.asarray(vecs, dtype=np.float32).mean(axis=0)
     norm = float(np.linalg.norm(vec))
     return vec / norm if len(texts) > 1 and norm > 0 else vec
@@ -69,19 +69,18 @@ def embed_query(texts: list[str], settings: Settings, embedder: Embedder | None 
 def search(question: str, qvec: np.ndarray | None = None, *, k: int | None = None, settings: Settings | None = None,
            embedder: Embedder | None = None) -> list[Hit]:
     """`ask()`'s retrieval step: the cleaned question's fused top-k hits (qvec: a precomputed query embedding)."""
-    from . import api
+    from .pipeline import Pipeline
 
-    settings = settings or Settings()
-    embedder = embedder or embedder_for(settings)
-    q, _ = api.validate_question(question, settings)
-    loaded = api.get_retriever(settings, embedder)
+    pipeline = Pipeline(settings, embedder)
+    q, _ = pipeline.validate(question)
     if qvec is None:
-        qvec = embed_query([q], settings, embedder)
+        qvec = pipeline.embed([q])[0]
     qvec = np.asarray(qvec, dtype=np.float32).reshape(-1)
-    dim = loaded.index.manifest.get("dimension")
+    dim = pipeline.corpus.index.manifest.get("dimension")
     if dim and qvec.shape[0] != dim:
-        raise ValueError(f"query embedding has {qvec.shape[0]} dimensions; the index's {settings.embed_model} has {dim}")
-    return api._search(loaded.retriever, q, qvec, k or settings.k, settings)
+        raise ValueError(f"query embedding has {qvec.shape[0]} dimensions; the index's "
+                         f"{pipeline.settings.embed_model} has {dim}")
+    return pipeline.retrieve(q, qvec, k)
 
 
 class HybridRetriever(BaseRetriever):

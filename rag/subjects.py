@@ -81,7 +81,7 @@ def title_phrases(loaded, question: str, taken: set[str]) -> list[tuple[str, str
     return out
 
 
-def passages(loaded, hits: list[Hit], subjects: list[Subject], sentences_of, vectors_of) -> list[Passage]:
+def passages(loaded, hits: list[Hit], subjects: list[Subject]) -> list[Passage]:
     """The hits, plus each subject's own poster and notes entries when retrieval missed them, as passages."""
     extra = []
     for s in subjects:
@@ -97,5 +97,5 @@ def passages(loaded, hits: list[Hit], subjects: list[Subject], sentences_of, vec
         text = fold(f"{c.title} {c.text}")
         about = {owner} if owner else set()
         about |= {key for key, pats in patterns.items() if any(p.search(text) for p in pats)}
-        out.append(Passage(h, sentences_of(h), vectors_of(h), frozenset(about), owner))
+        out.append(Passage(h, loaded.sentences_of(h), loaded.sentence_vectors_of(h), frozenset(about), owner))
     return out

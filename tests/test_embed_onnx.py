@@ -56,7 +56,8 @@ class _IdentityEmbedder:
 
 
 def test_an_index_built_by_another_model_file_is_stale_and_rebuilt(tiny_settings, hash_embedder):
-    from rag.api import build_index, get_retriever
+    from rag.api import build_index
+    from rag.pipeline import Pipeline
     from rag.index import IndexStaleError, check_fresh, read_manifest
 
     build_index(tiny_settings, embedder=_IdentityEmbedder(hash_embedder, "aaa"), progress=False)
@@ -65,8 +66,8 @@ def test_an_index_built_by_another_model_file_is_stale_and_rebuilt(tiny_settings
     check_fresh(manifest, tiny_settings, _IdentityEmbedder(hash_embedder, "aaa"))
     with pytest.raises(IndexStaleError, match="model_sha256 'aaa' → now 'bbb'"):
         check_fresh(manifest, tiny_settings, _IdentityEmbedder(hash_embedder, "bbb"))
-    get_retriever(tiny_settings, _IdentityEmbedder(hash_embedder, "aaa"))  # cached in process
-    get_retriever(tiny_settings, _IdentityEmbedder(hash_embedder, "bbb"))  # not served from the cache: rebuilt
+    Pipeline(tiny_settings, _IdentityEmbedder(hash_embedder, "aaa")).reload()  # cached in process
+    Pipeline(tiny_settings, _IdentityEmbedder(hash_embedder, "bbb")).reload()  # not served from the cache: rebuilt
     assert read_manifest(tiny_settings.index_dir)["embedder"]["model_sha256"] == "bbb"
 
 
@@ -79,7 +80,7 @@ def test_runtime_and_precision_are_part_of_the_fingerprint(tiny_settings):
 
 
 def test_questions_are_encoded_on_the_callers_thread_unless_the_embedder_is_thread_bound(hash_embedder):
-    from rag.api import _encode_query
+    from rag.embed import encode_query
 
     class Recording:
         name, dimension = "rec", 64
@@ -92,8 +93,8 @@ def test_questions_are_encoded_on_the_callers_thread_unless_the_embedder_is_thre
             return hash_embedder.encode(texts)
 
     free, bound = Recording(False), Recording(True)
-    _encode_query(free, ["q"])
-    _encode_query(bound, ["q"])
+    encode_query(free, ["q"])
+    encode_query(bound, ["q"])
     assert free.threads == [threading.current_thread().name]
     assert bound.threads[0].startswith("rag-encode")
 

@@ -4,7 +4,8 @@ import logging
 
 import pytest
 
-from rag.api import ask, get_retriever
+from rag.api import ask
+from rag.pipeline import Pipeline
 from rag.index import (CHUNKS_FILE, FAISS_FILE, MANIFEST_FILE, IndexCorruptError, IndexMissingError, IndexStaleError,
                        build_index, check_fresh, load_index, read_manifest)
 
@@ -73,7 +74,7 @@ def test_corrupt_index_raises_with_the_fix(tiny_settings, hash_embedder, damage)
     with pytest.raises(IndexCorruptError, match="rag build --force"):
         load_index(tiny_settings)
     with pytest.raises(IndexCorruptError):  # ask() never answers from a corrupt index
-        get_retriever(tiny_settings, hash_embedder)
+        Pipeline(tiny_settings, hash_embedder).corpus
 
 
 def test_manifest_that_disagrees_with_chunks_is_corrupt(tiny_settings, hash_embedder):

@@ -63,12 +63,12 @@ def test_query_engine_with_mock_llm_cites_our_chunk_ids(retriever, real_settings
     from llama_index.core.llms import MockLLM
     from llama_index.core.query_engine import RetrieverQueryEngine
 
-    from rag.api import get_retriever
+    from rag.pipeline import Pipeline
 
     engine = RetrieverQueryEngine.from_args(retriever, llm=MockLLM())
     response = engine.query("Which institutions are the LEANN authors from?")
     ids = [n.node.id_ for n in response.source_nodes]
-    chunk_ids = {c.id for c in get_retriever(real_settings).index.chunks}
+    chunk_ids = {c.id for c in Pipeline(real_settings).corpus.index.chunks}
     assert ids and set(ids) <= chunk_ids
     assert response.source_nodes[0].node.metadata["name"] == "LEANN"
     # MockLLM echoes its prompt: the poster's text and institutions reached the LLM, its identifiers did not.

@@ -48,7 +48,7 @@ def assert_grounded_or_fallback(a, settings) -> None:
     by_marker = {c.marker: c for c in a.citations}
     retrieved = {h.chunk.id: h for h in a.contexts}
     assert all(c.chunk_id in retrieved for c in a.citations)
-    loaded_idf = __import__("rag.api", fromlist=["get_retriever"]).get_retriever(settings).retriever.idf
+    loaded_idf = __import__("rag.pipeline", fromlist=["Pipeline"]).Pipeline(settings).corpus.retriever.idf
     generic = generic_checker(loaded_idf)
     for sentence, markers in split_claims(a.text):
         if not markers:

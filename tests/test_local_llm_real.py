@@ -121,11 +121,11 @@ def test_near_miss_test_questions_end_refused_or_grounded(local_settings):
     with only claims whose numbers, names and words are in the sources they cite."""
     from eval.citecheck import Checker
     from eval.gold import in_split, load_gold
-    from rag.api import get_retriever
+    from rag.pipeline import Pipeline
     from rag.grounding import is_refusal
     from rag.text import split_sentences
 
-    checker = Checker(list(get_retriever(local_settings).index.chunks), local_settings)
+    checker = Checker(list(Pipeline(local_settings).corpus.index.chunks), local_settings)
     items = [g for g in in_split(load_gold(), "test") if g["kind"] == "near_miss"]
     assert len(items) >= 15
     bad = []

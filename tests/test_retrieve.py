@@ -149,14 +149,14 @@ def test_fused_retrieval_beats_every_single_retriever_on_the_gold_set(real_setti
     from eval.gold import load_gold
     from eval.retrieval import rankings, summarize
     from eval.run import CachedEmbedder, _normalized
-    from rag.api import get_retriever
+    from rag.pipeline import Pipeline
     from rag.embed import default_embedder
 
     items = load_gold()
     questions = [_normalized(i["user_input"], real_settings) for i in items]
     embedder = CachedEmbedder(default_embedder(real_settings.cache_dir, real_settings.embed_model),
                               [q for q in questions if q])
-    retriever = get_retriever(real_settings, embedder).retriever
+    retriever = Pipeline(real_settings, embedder).corpus.retriever
     ranked = [rankings(retriever, q, embedder.encode([q])[0], real_settings) for q in questions if q]
     relevant = [i["reference_context_ids"] for i, q in zip(items, questions) if q]
     s = summarize(ranked, relevant)

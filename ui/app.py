@@ -327,10 +327,9 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, setti
 
 def _warm_up(settings: rag.Settings) -> None:
     """Load the embedder and the index while the server starts, so the first question does not wait for them."""
-    from rag.api import get_retriever
-    from rag.embed import embedder_for
+    from rag.pipeline import Pipeline
 
     try:
-        get_retriever(settings, embedder_for(settings))
+        Pipeline(settings).reload()
     except Exception:  # noqa: BLE001 - the first question reports the same problem to the user
         log.exception("warm-up failed; the first question will load the index itself")
