@@ -31,10 +31,7 @@ def _prompt_tokens(messages: list[dict], settings) -> int | None:
     from rag import llm
 
     try:
-        ep = llm.endpoint(settings)
-        r = llm._pooled_client(ep.base_url, ep.key).chat.completions.create(
-            model=ep.model, messages=messages, max_tokens=1, temperature=0)
-        return r.usage.prompt_tokens
+        return llm.prompt_tokens(messages, settings)
     except Exception:  # noqa: BLE001 - a count is nice to have, not worth failing the run
         return None
 
@@ -78,8 +75,7 @@ def measure(questions: list[str], settings) -> dict:
         t = time.perf_counter()
         reps = 20
         for _ in range(reps):
-            for cache in (grounding._toks, grounding._nums, grounding._folded):
-                cache.cache_clear()  # cold: each real answer brings new sources and text
+            grounding.clear_caches()  # cold: each real answer brings new sources and text
             grounding.check_answer(raw, sources, q, is_generic, settings.min_claim_overlap, instr)
         check_ms = (time.perf_counter() - t) * 1000 / reps
         rows.append({"question": q, "ttft_s": first, "total_s": total, "llm_s": final.timings_ms.get("llm", 0) / 1000,

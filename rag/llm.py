@@ -203,6 +203,14 @@ def _complete(messages: list[dict], settings: Settings, max_tokens: int | None, 
     return text
 
 
+def prompt_tokens(messages: list[dict], settings: Settings) -> int:
+    """The messages' prompt length in tokens as the server counts it (a one-token completion)."""
+    ep = endpoint(settings)
+    r = _pooled_client(ep.base_url, ep.key).chat.completions.create(
+        model=ep.model, messages=messages, max_tokens=1, temperature=0)
+    return r.usage.prompt_tokens
+
+
 def stream(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> Iterator[str]:
     """Yield text pieces of a streamed chat completion; raise LLMError on failure, stall or deadline."""
     ep = endpoint(settings)  # raises LLMError now, before any piece, when the local server cannot start
