@@ -43,7 +43,7 @@ def measure(folder: Path, n_questions: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(corpus_dir=folder, index_dir=Path(tmp) / "index")
-        embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), settings.cache_dir)
+        embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.index.embed_model), settings.cache_dir)
         t = time.perf_counter()
         build_index(settings, embedder=embedder, progress=False)
         embedder.flush()

@@ -68,7 +68,7 @@ def build_retriever(chunks, settings, embedder=None):
     from rag.retrieve import Retriever
 
     if embedder is None:
-        embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), settings.cache_dir)
+        embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.index.embed_model), settings.cache_dir)
     index = memory_index(chunks, embedder, settings)
     if hasattr(embedder, "flush"):
         embedder.flush()
@@ -79,12 +79,12 @@ def rank_all(retriever, lucene: LuceneBM25, queries: list[str], qvecs: np.ndarra
              depth: int) -> dict[str, list[list[str]]]:
     """Top-`depth` chunk ids of every retriever for every query, with the fused retriever at its default settings.
 
-    The fused candidate pool is widened to `depth` (from settings.candidates) so that R@100 is not capped by the
+    The fused candidate pool is widened to `depth` (from settings.retrieval.candidates) so that R@100 is not capped by the
     pool; the scores, weights and fusion are the defaults.
     """
     ids = [c.id for c in retriever.chunks]
     out: dict[str, list[list[str]]] = {name: [] for name in RETRIEVERS}
-    wide = retriever.tuned(SearchParams.from_settings(settings), candidates=max(settings.candidates, depth))
+    wide = retriever.tuned(SearchParams.from_settings(settings), candidates=max(settings.retrieval.candidates, depth))
     t0 = time.perf_counter()
     for q, qvec in zip(queries, qvecs):
         dense, _ = retriever.dense_ranking(qvec, depth)

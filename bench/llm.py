@@ -76,7 +76,7 @@ def measure(questions: list[str], settings) -> dict:
         reps = 20
         for _ in range(reps):
             grounding.clear_caches()  # cold: each real answer brings new sources and text
-            grounding.check_answer(raw, sources, q, is_generic, settings.min_claim_overlap, instr)
+            grounding.check_answer(raw, sources, q, is_generic, settings.answer.min_claim_overlap, instr)
         check_ms = (time.perf_counter() - t) * 1000 / reps
         rows.append({"question": q, "ttft_s": first, "total_s": total, "llm_s": final.timings_ms.get("llm", 0) / 1000,
                      "check_ms": check_ms, "mode": final.mode, "unsupported": len(final.unsupported),
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.base_url:
         os.environ["OPENAI_BASE_URL"] = args.base_url
         os.environ.setdefault("OPENAI_API_KEY", "local")
-        model = args.model or Settings().llm_model
+        model = args.model or Settings().llm.llm_model
     else:  # the embedded default, exactly as `ask()` runs it: this process's managed llama.cpp server
         for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
             os.environ.pop(var, None)

@@ -232,8 +232,8 @@ def worker_faiss(kind: str, n: int, work: Path, latency_queries: int | None = No
         train_s = time.perf_counter() - t_train
         del sample
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, settings.ann_hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = settings.ann_ef_construction
+        index = faiss.IndexHNSWFlat(d, settings.index.ann_hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.index.ann_ef_construction
     else:
         raise ValueError(kind)
     for _, blk in vector_blocks(base, n):
@@ -275,7 +275,7 @@ def worker_faiss(kind: str, n: int, work: Path, latency_queries: int | None = No
         _, got = index.search(queries, 10)
         sweep.append({"param": p, "recall_at_10": recall_at_k(truth, got),
                       "latency_ms": _latency(lambda q: index.search(q, 10), queries)})
-    default = settings.ann_nprobe if kind == "ivf" else settings.ann_ef_search
+    default = settings.index.ann_nprobe if kind == "ivf" else settings.index.ann_ef_search
     chosen = next(s for s in sweep if s["param"] == default)
     if kind == "ivf":
         index.nprobe = default
@@ -344,7 +344,7 @@ def prepare(work: Path, index_dir: Path | None = None, query_vectors: np.ndarray
     if query_vectors is None:
         from rag.embed import default_embedder
 
-        query_vectors = default_embedder(settings.cache_dir, settings.embed_model).encode(questions, batch_size=64)
+        query_vectors = default_embedder(settings.cache_dir, settings.index.embed_model).encode(questions, batch_size=64)
     np.save(work / "base.npy", base)
     np.save(work / "queries.npy", np.ascontiguousarray(query_vectors, dtype=np.float32))
     token_docs = [content_tokens(c.search_text) for c in ix.chunks]

@@ -186,7 +186,7 @@ def warm(index_dir: Path, items: list[dict], repeats: int = 3) -> dict:
     embedder = embedder_for(settings)
     loaded = Pipeline(settings, embedder).corpus
     retriever = loaded.retriever
-    floor = Floor(embedder, loaded, settings.candidates)
+    floor = Floor(embedder, loaded, settings.retrieval.candidates)
     questions = [i["user_input"] for i in items]
     for q in questions[:5]:  # warm caches, allocator and torch's first-call paths
         ask(q, settings=settings, embedder=embedder)

@@ -80,7 +80,7 @@ class Checker:
         vocabulary = {t for c in chunks for t in content_tokens(c.search_text)}
         self.is_generic = generic_checker(self.idf, lowercase_stems(c.search_text for c in chunks), vocabulary)
         self.names = alt.system_names(chunks)
-        self.min_overlap = settings.min_claim_overlap
+        self.min_overlap = settings.answer.min_claim_overlap
         self.instructions = instructions_text()
         self.prompt_cut = prompt_cut
 

@@ -87,7 +87,7 @@ def run(split: str, limit: int | None = None, settings: Settings | None = None,
     items = in_split(load_gold(GOLD_PATH), split)
     items = sample(items, answerable) if answerable else items
     items = items[:limit] if limit else items
-    embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model),
+    embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.index.embed_model),
                               [i["user_input"] for i in items])
     retriever = Pipeline(settings, embedder).corpus.retriever
     chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}
@@ -100,10 +100,10 @@ def run(split: str, limit: int | None = None, settings: Settings | None = None,
         entry = {"id": item["id"], "kind": item["kind"], "question": item["user_input"]}
         for m in modes:
             mode, _, strategy = m.partition(":")
-            s = settings.model_copy(update={"llm_strategy": strategy}) if strategy else settings
+            s = settings.updated(llm_strategy=strategy) if strategy else settings
             a = ask(item["user_input"], settings=s, embedder=embedder, mode=mode).to_dict()
             answers[m].append(a)
-            rows[m].append(score_question(item, a, ranked, chunk_texts, settings.k))
+            rows[m].append(score_question(item, a, ranked, chunk_texts, settings.retrieval.k))
             entry[m] = {"text": a["text"], "mode": a["mode"], "refused": a["refused"], "notes": a["notes"],
                         "key_fact_recall": rows[m][-1]["key_fact_recall"], "unsupported": a["unsupported"],
                         "seconds": a["timings_ms"].get("total", 0) / 1000}

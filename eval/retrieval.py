@@ -57,7 +57,7 @@ def split_figures(retriever, items: list[dict], settings: Settings, encode: Call
     for split in SPLITS:
         ranked, relevant = [], []
         for item in in_split(items, split):
-            q = validate_question(item["user_input"], settings.max_question_chars)[0]
+            q = validate_question(item["user_input"], settings.answer.max_question_chars)[0]
             ranked.append(rankings(retriever, q, encode(q), settings))
             relevant.append(item["reference_context_ids"])
         out[split] = {name: {m: s[m] for m in metrics} for name, s in summarize(ranked, relevant).items()}

@@ -55,7 +55,7 @@ def _normalized(question: str, settings: Settings) -> str | None:
     from rag.question import validate_question
 
     try:
-        return validate_question(question, settings.max_question_chars)[0]
+        return validate_question(question, settings.answer.max_question_chars)[0]
     except ValueError:
         return None
 
@@ -113,7 +113,7 @@ def run(settings: Settings | None = None, gold_path: str | Path = GOLD_PATH, lim
     items = in_split(load_gold(gold_path), split)
     items = items[:limit] if limit else items
     questions = [_normalized(i["user_input"], settings) for i in items]
-    embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.embed_model), [q for q in questions if q])
+    embedder = CachedEmbedder(default_embedder(settings.cache_dir, settings.index.embed_model), [q for q in questions if q])
     loaded = Pipeline(settings, embedder).corpus
     retriever = loaded.retriever
     chunk_texts = {c.id: f"{c.title}\n{c.text}" for c in retriever.chunks}

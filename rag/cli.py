@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
 from pathlib import Path
@@ -22,10 +21,13 @@ class _Redact(logging.Filter):
 
     _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
     def _clean(self, text: str) -> str:
         text = self._USERINFO.sub("***@", text)
-        key = os.environ.get("OPENAI_API_KEY", "").strip()
-        return text.replace(key, "***") if len(key) >= 4 else text
+        return text.replace(self.key, "***") if len(self.key) >= 4 else text
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
         msg = record.getMessage()
@@ -99,7 +101,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from .question import validate_question
     from .llm import llm_status
 
-    validate_question(args.question, settings.max_question_chars)  # a bad question is one line on stderr, before anything else
+    validate_question(args.question, settings.answer.max_question_chars)  # a bad question is one line on stderr, before anything else
     status = llm_status(settings, args.mode)
     if not args.json:
         print(f"[{_mode_line(status)}]", file=sys.stderr)
@@ -154,8 +156,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
         print(f"Index: {settings.index_dir} (fingerprint {manifest['fingerprint']}, {manifest['chunk_count']} chunks, up to date)")
     except IndexError_ as e:
         print(f"Index: {e}")
-    for name, value in settings.model_dump().items():
-        print(f"  RAG_{name.upper()} = {value}")
+    from .config import env_name
+
+    for group, values in settings.by_group().items():
+        print(f"Settings: {group}")
+        for name, value in values.items():
+            print(f"  {env_name(name)} = {value}")
     return 0
 
 
@@ -273,9 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from .config import LLMSettings
+
+    key = LLMSettings().endpoint()[1]  # the configured key (OPENAI_API_KEY): never shown in a log line
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _Redact) for f in handler.filters):
-            handler.addFilter(_Redact())
+            handler.addFilter(_Redact(key))
     if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:
         parser.error("-k must be between 1 and 50")
     from .api import QuestionError

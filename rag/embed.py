@@ -161,7 +161,7 @@ def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2", runtime: s
         from .config import Settings
 
         s = Settings()
-        runtime, precision = runtime or s.embed_runtime, precision or s.embed_precision
+        runtime, precision = runtime or s.index.embed_runtime, precision or s.index.embed_precision
     key = f"{cache_dir}:{name}:{runtime}:{precision}"
     with _LOCK:
         if key not in _MODELS:
@@ -184,7 +184,7 @@ def default_embedder(cache_dir: Path, name: str = "all-MiniLM-L6-v2", runtime: s
 
 def embedder_for(settings) -> Embedder:
     """The embedder that the settings ask for (model, runtime, precision)."""
-    return default_embedder(settings.cache_dir, settings.embed_model, settings.embed_runtime, settings.embed_precision)
+    return default_embedder(settings.cache_dir, settings.index.embed_model, settings.index.embed_runtime, settings.index.embed_precision)
 
 
 _ENCODER: ThreadPoolExecutor | None = None

@@ -30,7 +30,7 @@ class Weights:
     overview_items: int = 5
     refusal_context: int = 2  # sentences of what the documents do say, after a refusal
     overview_min_score: float = 0.35  # a poster's best sentence must score this to be listed
-    overview_k: int = 12  # passages retrieved for an overview question (a one-fact question uses settings.k)
+    overview_k: int = 12  # passages retrieved for an overview question (a one-fact question uses settings.retrieval.k)
     # A sentence answers one part of a multi-part question with this share of the part's focus words, and a chosen
     # one must come within part_margin of the best candidate's share. Dev key-fact recall (sweep over the 168 dev
     # questions, refusals counting 0): coverage 0.4 / 0.5 / 0.6 -> 0.859 / 0.855 / 0.851 (0.4 wins by one fact:

@@ -115,9 +115,9 @@ def briefs_for(question: str, qvec: np.ndarray, hits: list[Hit], sentences_of: C
 
 def strategy(settings: Settings) -> str:
     """How the LLM takes part: "write" the answer, or "decide" whether the sources answer (auto: by model size)."""
-    if settings.llm_strategy != "auto":
-        return settings.llm_strategy
-    return "decide" if llm.uses_local_model() else "write"
+    if settings.llm.llm_strategy != "auto":
+        return settings.llm.llm_strategy
+    return "decide" if llm.uses_local_model(settings) else "write"
 
 
 class PassageReader(Protocol):
@@ -158,7 +158,7 @@ def llm_answer(question: str, hits: list[Hit], reader: PassageReader, words: Cor
         return
     raw = "".join(pieces)
     sources = [format_source(i + 1, h) for i, h in enumerate(hits)]
-    checked = check_answer(raw, sources, question, words, settings.min_claim_overlap, instructions_text())
+    checked = check_answer(raw, sources, question, words, settings.answer.min_claim_overlap, instructions_text())
     notes = list(base.pop("notes", []))
     if checked.refused:
         notes.append("The LLM found no answer in the sources.")

@@ -95,13 +95,13 @@ def _build_locked(settings: Settings, embedder: Embedder, progress: bool) -> Pat
     if plan == "full":
         sentences = [chunk_sentences(c) for c in chunks]
         flat = [s for ss in sentences for s in ss]
-        vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.embed_batch_size, progress)
+        vecs = _embed_all(embedder, [c.embed_text for c in chunks] + flat, settings.index.embed_batch_size, progress)
         chunk_vecs, sent_vecs = vecs[: len(chunks)], vecs[len(chunks):]
     else:  # large corpora: see rag.memindex.FULL_PLAN_MAX_CHUNKS
         sentences, chunk_vecs, sent_vecs = embed_chunks(chunks, embedder, settings, plan)
         flat = [s for ss in sentences for s in ss]
 
-    # Exact IndexFlatIP below settings.ann_threshold chunks (the real corpus), an approximate index above it.
+    # Exact IndexFlatIP below settings.index.ann_threshold chunks (the real corpus), an approximate index above it.
     index = build_vector_index(chunk_vecs.reshape(-1, embedder.dimension), settings)
 
     parent = settings.index_dir.parent

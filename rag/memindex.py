@@ -67,10 +67,10 @@ def embed_chunks(chunks: list[Chunk], embedder: Embedder, settings: Settings, pl
     owner = np.repeat(np.arange(len(chunks)), [len(s) for s in sentences])
     log.info("embedding %d chunks and %d sentences with the %s plan", len(chunks), len(flat), plan)
     if plan == "full":
-        chunk_vecs = embed_texts(embedder, [c.embed_text for c in chunks], settings.embed_batch_size, "chunks")
-        sent_vecs = embed_texts(embedder, flat, settings.embed_batch_size, "sentences")
+        chunk_vecs = embed_texts(embedder, [c.embed_text for c in chunks], settings.index.embed_batch_size, "chunks")
+        sent_vecs = embed_texts(embedder, flat, settings.index.embed_batch_size, "sentences")
     else:
-        chunk_vecs = embed_texts(embedder, [lean_text(c) for c in chunks], settings.embed_batch_size, "chunks")
+        chunk_vecs = embed_texts(embedder, [lean_text(c) for c in chunks], settings.index.embed_batch_size, "chunks")
         sent_vecs = chunk_vecs[owner] if len(owner) else np.zeros((0, embedder.dimension), np.float32)
     return sentences, chunk_vecs.reshape(-1, embedder.dimension), sent_vecs.reshape(-1, embedder.dimension)
 

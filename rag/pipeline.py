@@ -68,7 +68,7 @@ class Pipeline:
 
     def validate(self, question: object) -> tuple[str, list[str]]:
         """The cleaned question and notes on what cleaning changed; `QuestionError` when there is no question."""
-        return validate_question(question, self.settings.max_question_chars)
+        return validate_question(question, self.settings.answer.max_question_chars)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for question texts."""
@@ -77,7 +77,7 @@ class Pipeline:
     def retrieve(self, question: str, qvec: np.ndarray, k: int | None = None) -> list[Hit]:
         """The k best chunks for the question, by the settings' fusion."""
         retriever = self.corpus.retriever.tuned(SearchParams.from_settings(self.settings))
-        return retriever.search(question, qvec, k or self.settings.k)
+        return retriever.search(question, qvec, k or self.settings.retrieval.k)
 
     def prepare(self, question: object, history: object = None, mode: str | None = None,
                 k: int | None = None) -> Turn:
@@ -149,7 +149,7 @@ class Pipeline:
         with turn.clock.stage("answer"):
             top_dense = float(corpus.chunk_vector(hits[0]) @ turn.qvec) if hits else 0.0
             retriever = corpus.retriever
-            ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, self.settings.min_support)
+            ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, self.settings.answer.min_support)
             text, citations, refused, contexts = REFUSAL_TEXT, [], True, hits
             if ok:
                 form = asked(q)
@@ -158,7 +158,7 @@ class Pipeline:
                     hits = self.retrieve(q, turn.qvec, WEIGHTS.overview_k)
                 found = passages(corpus, hits, subjects)
                 composed = compose_answer(q, turn.qvec, found, subjects, retriever.idf, corpus.corpus_text,
-                                          self.settings.max_answer_sentences)
+                                          self.settings.answer.max_answer_sentences)
                 text, citations, refused = composed.text, composed.citations, composed.refused
                 seen = {h.chunk.id for h in hits}
                 contexts = hits + [h for h in composed.used if h.chunk.id not in seen]

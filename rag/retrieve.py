@@ -48,8 +48,7 @@ class SearchParams:
     @classmethod
     def from_settings(cls, settings) -> "SearchParams":
         """The search parameters a `Settings` object holds."""
-        return cls(settings.candidates, settings.fusion, settings.rrf_k, settings.dense_weight, settings.bm25_weight,
-                   settings.sentence_weight, settings.name_boost)
+        return cls(**settings.retrieval.model_dump(exclude={"k"}))
 
 
 def rrf_fuse(rankings: list[list[int]], weights: list[float], k: int = 60) -> dict[int, float]:

@@ -36,8 +36,8 @@ def auto_nlist(n: int) -> int:
 
 
 def chosen_kind(n: int, settings) -> str:
-    """'flat' below settings.ann_threshold vectors, else settings.ann_kind."""
-    return "flat" if n < settings.ann_threshold else settings.ann_kind
+    """'flat' below settings.index.ann_threshold vectors, else settings.index.ann_kind."""
+    return "flat" if n < settings.index.ann_threshold else settings.index.ann_kind
 
 
 def build_vector_index(vectors: np.ndarray, settings, *, seed: int = 1234):
@@ -54,13 +54,13 @@ def build_vector_index(vectors: np.ndarray, settings, *, seed: int = 1234):
         index.add(x)
         return index
     if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, settings.ann_hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = settings.ann_ef_construction
+        index = faiss.IndexHNSWFlat(d, settings.index.ann_hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.index.ann_ef_construction
         index.add(x)
         configure_search(index, settings)
         return index
     if kind == "ivf":
-        nlist = settings.ann_nlist or auto_nlist(n)
+        nlist = settings.index.ann_nlist or auto_nlist(n)
         nlist = max(1, min(nlist, n))
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -83,13 +83,13 @@ def configure_search(index, settings):
     import faiss
 
     if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = settings.ann_ef_search
+        index.hnsw.efSearch = settings.index.ann_ef_search
         return index
     try:
         ivf = faiss.extract_index_ivf(index)
     except (RuntimeError, AttributeError):
         return index
-    ivf.nprobe = max(1, min(settings.ann_nprobe, ivf.nlist))
+    ivf.nprobe = max(1, min(settings.index.ann_nprobe, ivf.nlist))
     return index
 
 

@@ -75,8 +75,8 @@ def test_runtime_and_precision_are_part_of_the_fingerprint(tiny_settings):
     from rag.config import index_fingerprint
 
     onnx = index_fingerprint(tiny_settings)
-    assert index_fingerprint(tiny_settings.model_copy(update={"embed_runtime": "torch"})) != onnx
-    assert index_fingerprint(tiny_settings.model_copy(update={"embed_precision": "int8"})) != onnx
+    assert index_fingerprint(tiny_settings.updated(embed_runtime="torch")) != onnx
+    assert index_fingerprint(tiny_settings.updated(embed_precision="int8")) != onnx
 
 
 def test_questions_are_encoded_on_the_callers_thread_unless_the_embedder_is_thread_bound(hash_embedder):
@@ -124,8 +124,8 @@ def test_onnx_vectors_match_sentence_transformers():
     settings = Settings()
     texts = _texts(settings)
     assert len(texts) == 500
-    onnx = default_embedder(settings.cache_dir, settings.embed_model, "onnx", "fp32")
-    torch = default_embedder(settings.cache_dir, settings.embed_model, "torch", "fp32")
+    onnx = default_embedder(settings.cache_dir, settings.index.embed_model, "onnx", "fp32")
+    torch = default_embedder(settings.cache_dir, settings.index.embed_model, "torch", "fp32")
     a, b = onnx.encode(texts), torch.encode(texts, 32)
     cos = (a * b).sum(axis=1)
     assert cos.min() >= 0.9999, (cos.min(), texts[int(cos.argmin())])
@@ -141,7 +141,7 @@ def test_the_external_data_copy_gives_bit_identical_vectors(tmp_path):
     from rag.onnx_embed import EXTERNAL_DATA, external_data_copy
 
     settings = Settings()
-    embedder = default_embedder(settings.cache_dir, settings.embed_model, "onnx", "fp32")
+    embedder = default_embedder(settings.cache_dir, settings.index.embed_model, "onnx", "fp32")
     texts = _texts(settings)[:200]
     via_copy = embedder.encode(texts)  # the embedder's session loads the external-data copy
     source = tmp_path / "model.onnx"

@@ -162,7 +162,7 @@ def fake(monkeypatch):
 
 @pytest.fixture
 def llm_settings(real_settings):
-    return real_settings.model_copy(update={"llm_timeout": 3.0, "llm_max_retries": 2})
+    return real_settings.updated(llm_timeout=3.0, llm_max_retries=2)
 
 
 QUESTION = "How much does NexSpec speed up RL training?"
@@ -178,7 +178,7 @@ def test_grounded_llm_answer_is_used_with_checked_citations(fake, llm_settings):
     assert a.prompt_hash == load_prompts().hash and a.index_fingerprint
     sent = fake.requests[-1]
     assert sent["headers"]["authorization"] == f"Bearer {KEY}"
-    assert sent["body"]["model"] == llm_settings.llm_model and sent["body"]["stream"] is True
+    assert sent["body"]["model"] == llm_settings.llm.llm_model and sent["body"]["stream"] is True
     assert "Question: " + QUESTION in sent["body"]["messages"][1]["content"]
     assert KEY not in json.dumps(a.to_dict())
 
@@ -227,7 +227,7 @@ def test_endpoint_faults_end_in_a_grounded_answer_within_the_timeout(fake, llm_s
     t = time.monotonic()
     a = ask(QUESTION, settings=llm_settings)
     elapsed = time.monotonic() - t
-    assert elapsed < llm_settings.llm_timeout + 1.0, elapsed
+    assert elapsed < llm_settings.llm.llm_timeout + 1.0, elapsed
     assert a.mode == "extractive" and a.citations and "4.5x" in a.text
     assert any("LLM" in n for n in a.notes) and KEY not in " ".join(a.notes)
     assert len(fake.requests) == expected_requests
@@ -241,7 +241,7 @@ def test_unreachable_endpoint_falls_back_quickly(monkeypatch, llm_settings):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     t = time.monotonic()
     a = ask(QUESTION, settings=llm_settings)
-    assert time.monotonic() - t < llm_settings.llm_timeout + 1.0
+    assert time.monotonic() - t < llm_settings.llm.llm_timeout + 1.0
     assert a.mode == "extractive" and any("could not be reached" in n for n in a.notes)
 
 

@@ -32,7 +32,7 @@ QUESTIONS = [
 def llm_env(llm_server, monkeypatch, real_settings):
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "local")
-    return real_settings.model_copy(update={"llm_model": llm_server.model, "llm_timeout": 60.0})
+    return real_settings.updated(llm_model=llm_server.model, llm_timeout=60.0)
 
 
 def assert_grounded_or_fallback(a, settings) -> None:
@@ -56,7 +56,7 @@ def assert_grounded_or_fallback(a, settings) -> None:
         assert all(m in by_marker for m in markers), (sentence, markers)
         sources = [format_source(m, retrieved[by_marker[m].chunk_id]) for m in markers]
         assert any(claim_problem(sentence, s, a.rewritten_question or a.question, generic,
-                                 settings.min_claim_overlap) is None for s in sources), sentence
+                                 settings.answer.min_claim_overlap) is None for s in sources), sentence
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -92,21 +92,21 @@ def test_server_stopped_mid_session_falls_back(real_settings, monkeypatch):
 
     server = start_server()
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    settings = real_settings.model_copy(update={"llm_model": server.model, "llm_timeout": 60.0})
+    settings = real_settings.updated(llm_model=server.model, llm_timeout=60.0)
     try:
         first = ask(QUESTIONS[0], settings=settings)
         assert first.timings_ms.get("llm", 0) > 0 and not any("could not be reached" in n for n in first.notes)
     finally:
         server.stop()
     t = time.monotonic()
-    a = ask(QUESTIONS[0], settings=settings.model_copy(update={"llm_timeout": 5.0}))
+    a = ask(QUESTIONS[0], settings=settings.updated(llm_timeout=5.0))
     assert time.monotonic() - t < 6.0
     assert a.mode == "extractive" and a.citations and "4.5x" in a.text
     assert any("could not be reached" in n for n in a.notes), a.notes
 
 
 def test_real_server_slower_than_the_timeout_falls_back_in_time(llm_env):
-    settings = llm_env.model_copy(update={"llm_timeout": 0.3, "llm_max_retries": 0})
+    settings = llm_env.updated(llm_timeout=0.3, llm_max_retries=0)
     t = time.monotonic()
     a = ask(QUESTIONS[0], settings=settings)
     assert time.monotonic() - t < 0.3 + 1.0 + a.timings_ms["load"] / 1000

@@ -29,7 +29,7 @@ def local_settings(real_settings):
         if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
-    return real_settings.model_copy(update={"local_llm": True, "mode": "auto", "llm_timeout": 900.0})
+    return real_settings.updated(local_llm=True, mode="auto", llm_timeout=900.0)
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +64,7 @@ def test_auto_strategy_for_the_local_model_is_decide(local_settings):
 
 
 def test_write_strategy_streams_sources_first_then_pieces_then_the_checked_answer(local_settings):
-    settings = local_settings.model_copy(update={"llm_strategy": "write"})
+    settings = local_settings.updated(llm_strategy="write")
     items = list(ask_stream("What problem does OPKV address?", settings=settings, sources=True))
     assert isinstance(items[0], Retrieved) and items[0].hits
     pieces = [i for i in items[1:-1] if isinstance(i, str)]

@@ -95,7 +95,7 @@ def test_damaged_local_model_gives_a_noted_extractive_answer_not_a_crash(tiny_mo
     monkeypatch.setattr(lm, "find_parts", lambda: paths)
     monkeypatch.setattr(lm, "model_file", lambda cache_dir: tmp_path / "models" / lm.GGUF_NAME)
     serve.stop_managed_server()
-    settings = tiny_settings.model_copy(update={"local_llm": True})
+    settings = tiny_settings.updated(local_llm=True)
     assert llm.llm_status(settings).mode == "llm" and llm.llm_status(settings).local
     a = ask("How much does FooServe cut latency?", settings=settings, embedder=hash_embedder)
     assert a.mode == "extractive" and not a.refused and "30" in a.text and a.citations

@@ -66,7 +66,7 @@ def test_every_answer_sentence_carries_a_valid_marker(real_settings, question):
         if a.route == "passages":  # extractive sentences are quoted verbatim from the cited chunk
             assert c.sentence in chunk_sentences(retrieved[c.chunk_id])
     # One to three sentences, one more for a two-part question; an overview lists up to WEIGHTS.overview_items posters.
-    assert len(sentences) <= max(real_settings.max_answer_sentences + 1, WEIGHTS.overview_items)
+    assert len(sentences) <= max(real_settings.answer.max_answer_sentences + 1, WEIGHTS.overview_items)
 
 
 def test_answer_records_timings_and_fingerprint(real_settings):

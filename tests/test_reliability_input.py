@@ -59,7 +59,7 @@ def assert_well_formed(a) -> None:
                                  b"\xff\xfe", 3.5, ["What does OPKV do?"], {"q": 1}, object(), True])
 def test_rejected_questions_raise_question_error_with_a_one_line_message(bad):
     with pytest.raises(QuestionError) as e:
-        validate_question(bad, SETTINGS.max_question_chars)
+        validate_question(bad, SETTINGS.answer.max_question_chars)
     assert isinstance(e.value, ValueError)
     msg = str(e.value)
     assert msg.strip() and "\n" not in msg and len(msg) < 120
@@ -68,22 +68,22 @@ def test_rejected_questions_raise_question_error_with_a_one_line_message(bad):
 def test_invalid_utf8_control_and_bidi_characters_are_cleaned_with_a_note():
     for raw in (b"What does \xff\xfeOPKV do?", "What does \udcffOPKV do?", "What\x00 does\x1b[31m OPKV do?",
                 "\u202eWhat does OPKV do?\u2066", "What does OPKV\ufffd do?"):
-        q, notes = validate_question(raw, SETTINGS.max_question_chars)
+        q, notes = validate_question(raw, SETTINGS.answer.max_question_chars)
         assert notes == [CLEANED], raw
         assert "OPKV" in q and not _FORBIDDEN.search(q)
         q.encode("utf-8")  # no lone surrogate survives
     # Ordinary whitespace, accents and emoji are not "cleaning": no note.
     for raw in ("What does\tOPKV\r\ndo?", "Que\u0301 hace OPKV?", "👩‍💻 OPKV?"):
-        assert validate_question(raw, SETTINGS.max_question_chars)[1] == []
+        assert validate_question(raw, SETTINGS.answer.max_question_chars)[1] == []
 
 
 def test_long_questions_are_cut_at_a_word_boundary_with_a_note():
     raw = "Which poster reduces KV cache memory? " * 200
-    q, notes = validate_question(raw, SETTINGS.max_question_chars)
+    q, notes = validate_question(raw, SETTINGS.answer.max_question_chars)
     assert notes == [TRUNCATED] and len(q) <= 2000 and raw.startswith(q) and raw[len(q)] == " "
-    q, notes = validate_question("x" * 5000, SETTINGS.max_question_chars)  # no space to cut at: a hard cut
+    q, notes = validate_question("x" * 5000, SETTINGS.answer.max_question_chars)  # no space to cut at: a hard cut
     assert q == "x" * 2000 and notes == [TRUNCATED]
-    q, notes = validate_question("\x07" + "y " * 1500, SETTINGS.max_question_chars)
+    q, notes = validate_question("\x07" + "y " * 1500, SETTINGS.answer.max_question_chars)
     assert notes == [CLEANED, TRUNCATED]
 
 
@@ -97,7 +97,7 @@ questions = st.one_of(st.text(max_size=300), st.binary(max_size=300),
 def test_validate_question_accepts_or_rejects_and_its_output_is_clean_and_stable(raw):
     small = Settings(max_question_chars=50)
     try:
-        q, notes = validate_question(raw, small.max_question_chars)
+        q, notes = validate_question(raw, small.answer.max_question_chars)
     except QuestionError as e:
         assert "\n" not in str(e)
         return
@@ -109,7 +109,7 @@ def test_validate_question_accepts_or_rejects_and_its_output_is_clean_and_stable
     if isinstance(raw, str) and not _FORBIDDEN.search(raw.replace("\t", "").replace("\n", "").replace("\r", "")
                                                        .replace("\x0b", "").replace("\x0c", "")):
         assert CLEANED not in notes
-    assert validate_question(q, small.max_question_chars) == (q, [])  # cleaning is idempotent and leaves nothing to note
+    assert validate_question(q, small.answer.max_question_chars) == (q, [])  # cleaning is idempotent and leaves nothing to note
 
 
 @PROPS
@@ -281,7 +281,7 @@ def test_odd_questions_in_llm_mode_end_in_a_well_formed_answer(real_settings, mo
     monkeypatch.setenv("OPENAI_API_KEY", "sk-odd")
     try:
         for question in ODD[::2]:
-            assert_well_formed(ask(question, settings=real_settings.model_copy(update={"llm_timeout": 5.0})))
+            assert_well_formed(ask(question, settings=real_settings.updated(llm_timeout=5.0)))
     finally:
         server.close()
 

@@ -150,7 +150,7 @@ def raw(monkeypatch):
 
 @pytest.fixture
 def llm_settings(real_settings):
-    return real_settings.model_copy(update={"llm_timeout": TIMEOUT, "llm_max_retries": 2})
+    return real_settings.updated(llm_timeout=TIMEOUT, llm_max_retries=2)
 
 
 def _readers() -> list[threading.Thread]:

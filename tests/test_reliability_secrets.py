@@ -95,7 +95,7 @@ def _endpoints(fake, echo401):
 
 def test_key_never_in_logs_answers_or_exceptions(tiny_settings, hash_embedder, fake, echo401, debug_logs,
                                                  monkeypatch):
-    settings = tiny_settings.model_copy(update={"llm_timeout": 3.0, "llm_max_retries": 1})
+    settings = tiny_settings.updated(llm_timeout=3.0, llm_max_retries=1)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     seen = []
     for label, url, behaviour in _endpoints(fake, echo401):
@@ -185,7 +185,7 @@ def test_chat_page_never_shows_the_key(real_settings, fake, echo401, debug_logs,
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    settings = real_settings.model_copy(update={"llm_timeout": 5.0})
+    settings = real_settings.updated(llm_timeout=5.0)
     demo = build_app(settings=settings).queue(default_concurrency_limit=CONCURRENCY)
     demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
     try:

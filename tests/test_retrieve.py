@@ -154,7 +154,7 @@ def test_fused_retrieval_beats_every_single_retriever_on_the_gold_set(real_setti
 
     items = load_gold()
     questions = [_normalized(i["user_input"], real_settings) for i in items]
-    embedder = CachedEmbedder(default_embedder(real_settings.cache_dir, real_settings.embed_model),
+    embedder = CachedEmbedder(default_embedder(real_settings.cache_dir, real_settings.index.embed_model),
                               [q for q in questions if q])
     retriever = Pipeline(real_settings, embedder).corpus.retriever
     ranked = [rankings(retriever, q, embedder.encode([q])[0], real_settings) for q in questions if q]

@@ -202,7 +202,7 @@ def local_app_url(real_settings):
         pytest.skip(msg)
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
         os.environ.pop(var, None)
-    settings = real_settings.model_copy(update={"local_llm": True, "mode": "auto", "llm_timeout": 900.0})
+    settings = real_settings.updated(local_llm=True, mode="auto", llm_timeout=900.0)
     yield from _serve(settings)
 
 

@@ -41,7 +41,7 @@ def test_below_threshold_is_exact_flat():
 
 
 def test_default_threshold_keeps_the_real_corpus_exact():
-    assert Settings().ann_threshold > 10_000
+    assert Settings().index.ann_threshold > 10_000
     assert chosen_kind(282, Settings()) == "flat"
 
 

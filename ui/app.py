@@ -124,7 +124,7 @@ def _begin(question: Any, state: dict | None, settings: rag.Settings):
             "Please type a question.", "For example: “Which paper won the MLSys 2026 Best Paper award?”",
             kind="info")))
         return messages, {**state, "messages": messages}, "", None
-    limit = settings.max_question_chars
+    limit = settings.answer.max_question_chars
     if len(q.strip()) > limit:
         messages.append(_msg("user", render.render_user(q)))
         messages.append(_msg("assistant", render.render_message(
@@ -147,7 +147,7 @@ def _finish(q: str, k: Any, mode: Any, state: dict, settings: rag.Settings):
     if mode in ("llm", "extractive"):
         mode_val = mode
     else:  # "auto": the API's default (None) unless the settings pin another mode (RAG_MODE)
-        mode, mode_val = "auto", (None if settings.mode == "auto" else "auto")
+        mode, mode_val = "auto", (None if settings.llm.mode == "auto" else "auto")
     history = [tuple(p) for p in state["history"]]
     turn = state["turn"] + 1
     st = _status(settings, mode)
@@ -238,14 +238,14 @@ def build_app(settings: rag.Settings | None = None) -> gr.Blocks:
         with gr.Row(equal_height=False, elem_classes="rag-layout"):
             with gr.Column(scale=1, min_width=270, elem_classes="rag-sidebar"):
                 gr.HTML(HEADER)
-                status = gr.HTML(_status_html(settings, settings.mode), elem_id="rag-status")
+                status = gr.HTML(_status_html(settings, settings.llm.mode), elem_id="rag-status")
                 gr.HTML('<div class="rag-side-title">Try asking</div>')
                 example_buttons = [
                     gr.Button(q, size="sm", variant="secondary", elem_classes="rag-example") for q in EXAMPLES
                 ]
                 with gr.Accordion("Answer settings", open=False, elem_classes="rag-settings"):
-                    k = gr.Slider(1, 10, value=min(max(settings.k, 1), 10), step=1, label="Passages to retrieve (k)")
-                    mode = gr.Radio(MODES, value=settings.mode, label="Answer mode",
+                    k = gr.Slider(1, 10, value=min(max(settings.retrieval.k, 1), 10), step=1, label="Passages to retrieve (k)")
+                    mode = gr.Radio(MODES, value=settings.llm.mode, label="Answer mode",
                                     info="Auto uses the LLM when one is configured, else the offline answerer.")
                 clear = gr.Button("New conversation", size="sm", variant="secondary", elem_id="rag-clear")
             with gr.Column(scale=3, min_width=420, elem_classes="rag-main"):

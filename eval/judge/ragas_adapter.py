@@ -27,7 +27,7 @@ def make_embeddings(embedder=None, settings=None):
         from rag.embed import default_embedder
 
         settings = settings or Settings()
-        embedder = default_embedder(settings.cache_dir, settings.embed_model)
+        embedder = default_embedder(settings.cache_dir, settings.index.embed_model)
 
     class MiniLMEmbeddings(BaseRagasEmbedding):
         def __init__(self, inner) -> None:
