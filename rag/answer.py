@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .aliases import alias_phrase
+from .heuristics import SCORING, SUPPORT
 from .intents import PEOPLE, answer_type
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
@@ -15,26 +16,6 @@ from .types import Citation, Hit
 REFUSAL_TEXT = "The documents don't answer this question."
 _SOURCE_REF = re.compile(r"\s?((?:\[\d{1,3}\])+)")
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How answer sentences are scored and picked, with the gold `dev` figure behind the swept ones: key-fact
-    recall over dev's answerable questions, a refusal counting 0 (0.843 at these values)."""
-
-    dense: float = 0.5  # a sentence's score: dense·cosine + lexical·IDF coverage (0.4/0.6: 0.843, 0.6/0.4: 0.835)
-    lexical: float = 0.5
-    rank_bonus: float = 0.04  # + rank_bonus / (passage rank + 1): the retriever's order breaks near-ties
-    number_bonus: float = 0.08  # + this when a number is asked and the sentence has one
-    date_bonus: float = 0.08  # + this when a date is asked and the sentence has one
-    who_bonus: float = 0.06  # + this when a person is asked and the sentence names one
-    margin: float = 0.25  # a chosen sentence scores at least max(best - margin, ratio · best)
-    ratio: float = 0.6  # (ratio 0.5: 0.843, 0.7: 0.839)
-    duplicate_jaccard: float = 0.6  # a sentence sharing more of its words with a chosen one repeats it
-    per_chunk: int = 2  # sentences taken from one passage
-
-
-SCORING = Scoring()
 
 
 @dataclass(frozen=True)
@@ -101,7 +82,7 @@ def ensure_type(chosen: list[Candidate], cands: list[Candidate], kind: str, max_
     if kind not in ("number", "date") or not chosen or any(_type_bonus(kind, c.sentence) for c in chosen):
         return chosen
     ranks = {c.hit_rank for c in chosen} | {0}
-    floor = 0.5 * chosen[0].score
+    floor = SCORING.typed_floor * chosen[0].score
     extra = next((c for c in cands if c.hit_rank in ranks and c.score >= floor and _type_bonus(kind, c.sentence)
                   and c not in chosen), None)
     if extra is None:
@@ -230,14 +211,14 @@ def supported(question: str, hits: list[Hit], idf, vocabulary: set[str], top_den
     """Whether the retrieved passages can answer: enough of the question's weighted terms appear in them."""
     q_tokens = list(dict.fromkeys(content_tokens(question)))
     if not q_tokens:
-        return (top_dense >= 0.5, "the question has no searchable words")
+        return (top_dense >= SUPPORT.no_words_cosine, "the question has no searchable words")
     text_tokens: set[str] = set()
-    for h in hits[:3]:
+    for h in hits[:SUPPORT.passages]:
         text_tokens |= set(content_tokens(h.chunk.search_text))
     coverage = weighted_coverage(q_tokens, text_tokens, idf)
     numbers_missing = [n for n in numbers_in(question) if n not in vocabulary]
     if coverage < min_support:
         return False, f"only {coverage:.0%} of the question's key terms appear in the best passages"
-    if numbers_missing and coverage < 0.6:
+    if numbers_missing and coverage < SUPPORT.numbers_coverage:
         return False, f"the documents never mention {', '.join(numbers_missing[:3])}"
     return True, ""

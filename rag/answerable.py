@@ -14,29 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .heuristics import THRESHOLDS, Answerability
 from .intents import Asked, holds_slot, without_cues
 from .text import STOPWORDS, content_tokens, fold, numbers_in, stem
 
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Answerability constants, each with the gold `dev` figure that chose it (python -m eval --split dev)."""
-
-    # The best few candidate sentences together must hold this share of the focus terms' IDF mass ...
-    union_coverage: float = 0.5
-    # ... unless the best sentence's cosine with the question is at least this.
-    focus_cosine: float = 0.5
-    # How many of the best candidates count together (a multi-part question is answered by several sentences).
-    union_of: int = 3
-    # A sentence holding the asked type must hold this share of the focus or have this cosine to answer it.
-    slot_coverage: float = 0.4
-    slot_cosine: float = 0.55
-    # A name the question uses counts as missing from the subject's passages only when it is this rare: it occurs
-    # in at most this share of the chunks (on MLSys: TPU 9, GitHub 8, H100 9 of 282 chunks; CPU 16, GPU 86).
-    absent_max_share: float = 0.035
-
-
-THRESHOLDS = Thresholds()
 
 # Question words that say how to answer, not what about: never focus terms.
 _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers abstract abstracts document documents
@@ -129,7 +110,7 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
 
 
 def absent_names(question: str, passages_folded: str, subject_names: Iterable[str], df: Callable[[str], float],
-                 th: Thresholds = THRESHOLDS) -> list[str]:
+                 th: Answerability = THRESHOLDS) -> list[str]:
     """Rare names and numbers in the question, other than the subject's, that the subject's passages never mention.
 
     `df(name)` is the share of chunks that mention the name."""
@@ -170,7 +151,7 @@ def given(question: str, subject_names: Iterable[str], ask: Asked) -> list[str]:
 
 
 def slot_answering(sentence: str, extra_tokens: set[str], cosine: float, focus: list[str], ask: Asked,
-                   idf: Callable[[str], float], known: Iterable[str] = (), th: Thresholds = THRESHOLDS) -> bool:
+                   idf: Callable[[str], float], known: Iterable[str] = (), th: Answerability = THRESHOLDS) -> bool:
     """Whether a sentence holds the asked type (in something the question did not already give) and is about the
     asked focus."""
     if not holds_slot(blank(sentence, known), ask):
@@ -179,7 +160,7 @@ def slot_answering(sentence: str, extra_tokens: set[str], cosine: float, focus: 
 
 
 def covered(sentences: list[tuple[str, set[str], float]], focus: list[str], idf: Callable[[str], float],
-            th: Thresholds = THRESHOLDS, parts: int = 1) -> bool:
+            th: Answerability = THRESHOLDS, parts: int = 1) -> bool:
     """Whether the best candidates (sentence, extra tokens, cosine), best first, together cover the focus; a
     question of several parts may draw on `union_of` sentences per part."""
     top = sentences[: th.union_of * parts]

@@ -13,17 +13,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .answer import score_sentences
+from .heuristics import BUDGET
 from .sentences import metadata_sentences
 from .text import fold
 from .types import KIND_LABELS, Hit
 
-# Sentences sent, the best over the top passages, not a fixed number per passage. Measured on the dev half
-# (share of answerable questions whose evidence quotes reach the prompt; tokens ~ chars/4 of the sentences):
-# 6 -> 0.837 (~330), 8 -> 0.880 (~420), 10 -> 0.891 (~490), 14 -> 0.913 (~650); whole 5 chunks ~1,350 tokens.
-# A fixed 3 per passage over 4 passages reached only 0.793 (~560). 8 keeps the prompt near 600 tokens in all.
-MAX_SENTENCES = 8
-# Passages the sentences come from: with 8 sentences, the top 4 of the 5 retrieved reached 0.880, all 5 the same.
-MAX_SOURCES = 4
 _PEOPLE = re.compile(r"\b(who|authors?|wrote|written|institutions?|affiliat\w*|universit\w*|compan\w*|lab|labs)\b")
 
 
@@ -34,7 +28,7 @@ def wants_people(question: str) -> bool:
 
 def best_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences: list[list[str]],
                    vectors: list[np.ndarray], idf: Callable[[str], float],
-                   budget: int = MAX_SENTENCES) -> list[list[str]]:
+                   budget: int = BUDGET.sentences) -> list[list[str]]:
     """For each hit, which of the `budget` best-scoring sentences over all hits are its own, in reading order."""
     cands = score_sentences(question, qvec, hits, sentences, vectors, idf)
     chosen: list[list[str]] = [[] for _ in hits]

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import re
 
+from .heuristics import WEIGHTS
 from .text import content_tokens, numbers_in
 
 # A figure with its unit, or a range of them: "3.6×-12.8×", "up to 40%", "12 ms".
 _FIGURE_SPAN = re.compile(r"\d+(?:\.\d+)?\s?(?:×|x\b|%)?(?:\s?[-–]\s?\d+(?:\.\d+)?)?\s?(×|x\b|%|ms\b|GB\b)")
-# Two sentences (numbers aside) sharing this share of their words state the same result: the CDLM abstract and
-# notes lines share 0.35; at 0.3 the check fires on no dev answer where the figures are about different results.
-SAME_CLAIM = 0.3
 
 
 def disagreement(chosen: list[tuple[str, str]], markers: dict[str, int]) -> str | None:
@@ -22,7 +20,7 @@ def disagreement(chosen: list[tuple[str, str]], markers: dict[str, int]) -> str 
             if ca == cb or ca not in markers or cb not in markers:
                 continue
             wa, wb = set(content_tokens(_FIGURE_SPAN.sub(" ", a))), set(content_tokens(_FIGURE_SPAN.sub(" ", b)))
-            if not wa or not wb or len(wa & wb) / len(wa | wb) < SAME_CLAIM:
+            if not wa or not wb or len(wa & wb) / len(wa | wb) < WEIGHTS.same_claim:
                 continue
             for unit in dict.fromkeys(m.group(1) for m in _FIGURE_SPAN.finditer(a)):
                 fa = [m.group(0) for m in _FIGURE_SPAN.finditer(a) if m.group(1) == unit]

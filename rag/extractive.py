@@ -17,39 +17,14 @@ from .answer import REFUSAL_TEXT, Candidate, compose, score_sentences, select, s
 from .intents import Asked, asked, holds_slot, named_kinds
 from .answerable import CorpusText
 from .disagree import disagreement
+from .heuristics import WEIGHTS
 from .text import content_tokens, fold, looks_like_instruction, numbers_in
 from .types import Citation, Hit
 
 
-@dataclass(frozen=True)
-class Weights:
-    """Composer constants, each with the gold `dev` figure that chose it."""
-
-    max_sentences: int = 3  # a one-fact answer: one to three sentences
-    compare_per_side: int = 2
-    overview_items: int = 5
-    refusal_context: int = 2  # sentences of what the documents do say, after a refusal
-    overview_min_score: float = 0.35  # a poster's best sentence must score this to be listed
-    overview_k: int = 12  # passages retrieved for an overview question (a one-fact question uses settings.retrieval.k)
-    # A sentence answers one part of a multi-part question with this share of the part's focus words, and a chosen
-    # one must come within part_margin of the best candidate's share. Dev key-fact recall (sweep over the 168 dev
-    # questions, refusals counting 0): coverage 0.4 / 0.5 / 0.6 -> 0.859 / 0.855 / 0.851 (0.4 wins by one fact:
-    # kept at the middle); margin 0.1 / 0.2 / 0.3 -> 0.855 / 0.855 / 0.851.
-    part_coverage: float = 0.5
-    part_margin: float = 0.2
-
-
-WEIGHTS = Weights()
-# Most of what a question without a subject asks about (this share of its focus IDF mass) is in words the documents
-# never use: they don't cover it. One unused word alone is a paraphrase ("in plain terms", "shrink"), not a refusal.
-UNSEEN_SHARE = 0.5
-MIN_UNSEEN_CHARS = 4  # a question word the documents never use counts from this length (stems like "llm" are short)
 # "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
 QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
                       r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
-# A passage of at most this many sentences is read as one statement when matching the asked words (dev false
-# refusals: off 0.024, 4 or 6 sentences 0.016; refusal recall 0.864 either way).
-SHORT_PASSAGE = 4
 _YEAR = re.compile(r"(?:19|20)\d\d")
 REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
@@ -123,7 +98,7 @@ def _title_tokens(p: Passage) -> frozenset[str]:
     if p.context_tokens is None:  # asked once per candidate sentence: worked out once per passage
         meta = p.hit.chunk.metadata
         names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
-        context = p.sentences if len(p.sentences) <= SHORT_PASSAGE else []
+        context = p.sentences if len(p.sentences) <= WEIGHTS.short_passage else []
         p.context_tokens = frozenset(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
     return p.context_tokens
 
@@ -182,8 +157,8 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
             missing = f"The documents don't mention {ans._join(years)}."
             return Composed(missing, [], True, f"Refused: {missing}")
         # words the documents never use at all: "Which convention center hosted …?"
-        unseen = [t for t in focus if t not in corpus.vocabulary and len(t) >= MIN_UNSEEN_CHARS and not t[0].isdigit()]
-        if unseen and ans.coverage(focus, set(unseen), idf) >= UNSEEN_SHARE:
+        unseen = [t for t in focus if t not in corpus.vocabulary and len(t) >= ans.THRESHOLDS.unseen_min_chars and not t[0].isdigit()]
+        if unseen and ans.coverage(focus, set(unseen), idf) >= ans.THRESHOLDS.unseen_share:
             missing = f"The documents don't mention {ans.focus_phrase(question, unseen)}."
             return Composed(missing, [], True, f"Refused: {missing}")
     cands = _candidates(question, qvec, passages, idf, allowed, keys)

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import claims, llm
 from .answer import REFUSAL_TEXT, make_citation
-from .budget import MAX_SOURCES, best_sentences, brief_source, wants_people
+from .budget import best_sentences, brief_source, wants_people
+from .heuristics import BUDGET
 from .config import Settings
 from .followup import rewrite as rewrite_offline
 from .grounding import best_sentence, check_answer
@@ -139,7 +140,7 @@ def llm_answer(question: str, hits: list[Hit], reader: PassageReader, words: Cor
     base = dict(base)
     briefs = None
     if qvec is not None:
-        hits = hits[:MAX_SOURCES]
+        hits = hits[:BUDGET.sources]
         briefs = briefs_for(question, qvec, hits, reader.sentences_of, reader.sentence_vectors_of, words.idf)
     messages, prompt_hash = messages_for(question, hits, briefs)
     if strategy(settings) == "decide":

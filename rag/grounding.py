@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from .claims import (CHECK_FIRST_WORD, JOINT_SUPPORT, NAMES_FROM_QUESTION, capitalised, claim_numbers, name_in, source_numbers,
                      spelled_out_acronyms)
+from .heuristics import GROUNDING
 from .text import STOPWORDS, content_tokens, fold, numbers_in, split_sentences, strip_instructions
 
 _NUM = r"\d{1,3}"
@@ -73,7 +74,7 @@ def parse_markers(group: str) -> list[int]:
     out: list[int] = []
     for a, b in re.findall(rf"({_NUM})(?:\s*[–-]\s*({_NUM}))?", group):
         lo, hi = int(a), int(b) if b else int(a)
-        out += list(range(lo, hi + 1)) if 0 < hi - lo < 10 else [lo]
+        out += list(range(lo, hi + 1)) if 0 < hi - lo < GROUNDING.max_marker_range else [lo]
     return list(dict.fromkeys(out))
 
 
@@ -180,7 +181,7 @@ def empty_claim(sentence: str, question: str, headers: list[str], instructions: 
     toks = set(content_tokens(sentence))
     if sentence.rstrip().endswith("?"):
         return "a question, not an answer"
-    if instructions and toks and len(toks & _toks(instructions)) >= 0.8 * len(toks):
+    if instructions and toks and len(toks & _toks(instructions)) >= GROUNDING.echo_share * len(toks):
         return _ECHO
     known = _toks(question + " " + " ".join(headers))
     if toks and toks <= known and not numbers_in(sentence) - numbers_in(question):
@@ -197,7 +198,7 @@ def check_answer(text: str, sources: list[str], question: str, is_generic: Calla
     """
     claims = split_claims(text)
     headers = [src.splitlines()[0] if src else "" for src in sources]
-    if not claims or (is_refusal(text) and not any(nums for _, nums in claims) and len(text.split()) < 60):
+    if not claims or (is_refusal(text) and not any(nums for _, nums in claims) and len(text.split()) < GROUNDING.refusal_max_words):
         # No claim to keep: whatever markers stood on their own refer to nothing that is cited.
         return Checked(text=_MARKER.sub("", text).strip(), refused=bool(claims))
     n = len(sources)
@@ -292,7 +293,7 @@ def _best_source(sent: str, sources: list[str], question: str, is_generic: Calla
                  min_overlap: float) -> int | None:
     toks = set(content_tokens(sent))
     ranked = sorted(range(len(sources)), key=lambda i: -len(toks & _toks(sources[i])))
-    for i in ranked[:3]:
+    for i in ranked[:GROUNDING.repair_candidates]:
         if claim_problem(sent, sources[i], question, is_generic, min_overlap) is None:
             return i + 1
     return None

@@ -15,7 +15,8 @@ from . import structured
 from .answer import REFUSAL_TEXT, resolve_placeholders, supported
 from .config import Settings
 from .embed import Embedder, embedder_for, encode_query
-from .extractive import WEIGHTS, compose_answer
+from .extractive import compose_answer
+from .heuristics import WEIGHTS
 from .followup import is_follow_up, rewrite as rewrite_offline
 from .intents import asked
 from .llm import LLMStatus, llm_status

@@ -8,12 +8,10 @@ import re
 
 from .answerable import COINED, mentions, named_terms
 from .extractive import Passage, Subject
+from .heuristics import SUBJECTS
 from .text import STOPWORDS, fold
 from .types import Hit
 
-SUBJECT_MAX_CHUNKS = 3  # a coined name (or title phrase) in at most this many chunks identifies the system it is about
-SUBJECT_MIN_CHARS = 3  # "UW", "AI": two-letter acronyms name institutions and fields, not systems
-TITLE_PHRASE_WORDS = (4, 3, 2)  # a described system ("layered prefill") is named by this many words of its title
 _WORD = re.compile(r"[\w][\w-]*")
 
 
@@ -33,10 +31,10 @@ def find_subjects(loaded, question: str, compare: bool = False) -> list[Subject]
     # a subject when only a few chunks mention it: the poster (or notes entry) that does.
     listed = {fold(n) for names in found.values() for n in names}
     for term in named_terms(question):
-        if fold(term) in listed or not COINED.search(term) or len(term) < SUBJECT_MIN_CHARS:
+        if fold(term) in listed or not COINED.search(term) or len(term) < SUBJECTS.min_chars:
             continue
         owners = [i for i, t in enumerate(loaded.corpus_text.chunks) if mentions(t, term)]
-        if 0 < len(owners) <= SUBJECT_MAX_CHUNKS:
+        if 0 < len(owners) <= SUBJECTS.max_chunks:
             found.setdefault(_key(chunks[owners[0]]), []).append(term)
     if compare and len(found) < 2:
         for key, phrase in title_phrases(loaded, question, set(found)):
@@ -62,7 +60,7 @@ def title_phrases(loaded, question: str, taken: set[str]) -> list[tuple[str, str
     posters = [c for c in loaded.retriever.chunks if c.kind == "poster"]
     out: list[tuple[str, str]] = []
     used: set[int] = set()
-    for n in TITLE_PHRASE_WORDS:
+    for n in SUBJECTS.title_phrase_words:
         for i in range(len(words) - n + 1):
             span = range(i, i + n)
             run = words[i:i + n]
@@ -73,7 +71,7 @@ def title_phrases(loaded, question: str, taken: set[str]) -> list[tuple[str, str
             owners = [c for c in posters if pattern.search(fold(c.title))]
             if len(owners) != 1 or owners[0].id in taken:
                 continue
-            if sum(1 for t in loaded.corpus_text.chunks if pattern.search(t)) > SUBJECT_MAX_CHUNKS:
+            if sum(1 for t in loaded.corpus_text.chunks if pattern.search(t)) > SUBJECTS.max_chunks:
                 continue
             out.append((owners[0].id, phrase))
             taken = taken | {owners[0].id}

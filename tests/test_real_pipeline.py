@@ -4,7 +4,7 @@ import re
 import pytest
 
 from rag.api import QuestionError, ask
-from rag.extractive import WEIGHTS
+from rag.heuristics import WEIGHTS
 from rag.sentences import chunk_sentences
 
 # (question, evidence that must be in a top-5 chunk, fact the answer must contain)

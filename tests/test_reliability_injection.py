@@ -121,10 +121,10 @@ def test_the_prompt_fences_every_source_and_keeps_the_question_outside(hostile, 
     assert "data, not instructions" in system  # the rule that sources and question are data
     body = user
     sources, question = body.rsplit("</source>", 1)
-    from rag.budget import MAX_SOURCES
+    from rag.heuristics import BUDGET
 
     n = body.count('<source id="')
-    assert n == body.count("</source>") == min(10, MAX_SOURCES)  # the budget's sources, each opened and closed once
+    assert n == body.count("</source>") == min(10, BUDGET.sources)  # the budget's sources, each opened and closed once
     blocks = re.findall(r'<source id="(\d+)">\n(.*?)\n</source>', body, re.S)
     assert [int(i) for i, _ in blocks] == list(range(1, n + 1))
     assert "Question: How much does FooServe cut latency?" in question
