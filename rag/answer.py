@@ -8,7 +8,7 @@ import numpy as np
 
 from .aliases import alias_phrase
 from .heuristics import SCORING, SUPPORT
-from .intents import PEOPLE, answer_type
+from .intents import answer_type, asks_about_people
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
 from .types import Citation, Hit
@@ -51,7 +51,7 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
     """Score every sentence of the hits by dense similarity, IDF-weighted overlap, rank and answer type."""
     q_tokens = list(dict.fromkeys(content_tokens(question)))
     kind = answer_type(question)
-    wants_people = kind == "who" or bool(PEOPLE.search(fold(question)))
+    wants_people = asks_about_people(question)
     out = []
     for rank, (hit, sents, vecs) in enumerate(zip(hits, sentences, vectors)):
         if not wants_people:  # author and institution facts only answer questions about people

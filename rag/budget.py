@@ -7,7 +7,6 @@ against whole chunks.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -15,16 +14,7 @@ import numpy as np
 from .answer import score_sentences
 from .heuristics import BUDGET
 from .sentences import metadata_sentences
-from .text import fold
 from .types import KIND_LABELS, Hit
-
-_PEOPLE = re.compile(r"\b(who|authors?|wrote|written|institutions?|affiliat\w*|universit\w*|compan\w*|lab|labs)\b")
-
-
-def wants_people(question: str) -> bool:
-    """Whether the question asks about people or institutions (then poster authors stay in the prompt)."""
-    return bool(_PEOPLE.search(fold(question)))
-
 
 def best_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences: list[list[str]],
                    vectors: list[np.ndarray], idf: Callable[[str], float],

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import claims, llm
 from .answer import REFUSAL_TEXT, make_citation
-from .budget import best_sentences, brief_source, wants_people
+from .budget import best_sentences, brief_source
+from .intents import asks_about_people
 from .heuristics import BUDGET
 from .config import Settings
 from .followup import rewrite as rewrite_offline
@@ -110,7 +111,7 @@ def briefs_for(question: str, qvec: np.ndarray, hits: list[Hit], sentences_of: C
     """Each hit as the prompt shows it: title (authors for people questions) and its best sentences."""
     sents = [sentences_of(h) for h in hits]
     picked = best_sentences(question, qvec, hits, sents, [vectors_of(h) for h in hits], idf)
-    people = wants_people(question)
+    people = asks_about_people(question)
     return [brief_source(i + 1, h, p, people) for i, (h, p) in enumerate(zip(hits, picked))]
 
 

@@ -229,7 +229,12 @@ ANSWER_DATE = re.compile(r"\bwhen\b|\bwhat (date|day|year|month|time)\b")
 ANSWER_WHO = re.compile(r"\bwho\b|\bwhich (company|companies|lab|labs|institution|institutions|group|team|organi[sz]ation"
                         r"|university|universities|authors?)\b|\bauthors?\b|\baffiliat")
 # A question about people: author and institution facts only answer these.
-PEOPLE = re.compile(r"\b(authors?|wrote|institutions?|affiliat\w*|universit\w*|compan\w*)\b")
+PEOPLE = re.compile(r"\b(authors?|wrote|written|institutions?|affiliat\w*|universit\w*|compan\w*|labs?)\b")
+
+
+def asks_about_people(question: str) -> bool:
+    """Whether the question asks about people or institutions (who, authors, affiliations, labs)."""
+    return answer_type(question) == "who" or bool(PEOPLE.search(fold(question)))
 
 
 def answer_type(question: str) -> str:
