@@ -9,16 +9,20 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import Settings, corpus_files, file_sha256, index_fingerprint
 from .corpus import load_corpus
 from .embed import Embedder, embedder_identity
-from .lexicon import LEXICON_FILE, build_lexicon, lexicon_key, load_lexicon, save_lexicon
+from .lexicon import LEXICON_FILE, Lexicon, build_lexicon, lexicon_key, load_lexicon, save_lexicon
 from .sentences import chunk_sentences
 from .types import Chunk
 from .vectors import build_vector_index, configure_search, read_flat
+
+if TYPE_CHECKING:  # pragma: no cover - faiss is imported only where an index is built or read
+    import faiss
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +52,12 @@ class LoadedIndex:
     """An index in memory: chunks, their vectors, and per-sentence vectors for answer selection."""
 
     chunks: list[Chunk]
-    faiss_index: object
+    faiss_index: faiss.Index
     sentences: list[list[str]]
     sentence_vectors: np.ndarray
     sentence_owner: np.ndarray  # chunk position of each sentence row
     manifest: dict
-    lexicon: object | None = None  # rag.lexicon.Lexicon read from the folder; None: the retriever derives it
+    lexicon: Lexicon | None = None  # read from the folder; None: the retriever derives it
 
     @property
     def fingerprint(self) -> str:

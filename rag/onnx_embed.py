@@ -197,7 +197,7 @@ class OnnxEmbedder:
         # Creating the session (graph optimisation, weight packing) releases the GIL: it runs on a thread while
         # the caller loads the index, and the first encode waits for it.
         self._ready = threading.Event()
-        self._session_or_error: object = None
+        self._session_or_error: ort.InferenceSession | BaseException | None = None
         # Not a daemon: a process that exits while the session is being created must wait for it (a daemon
         # thread still inside ONNX Runtime at interpreter shutdown aborts the process).
         threading.Thread(target=self._create_session, args=(ort, opts), daemon=False, name="rag-onnx-load").start()
