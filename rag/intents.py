@@ -22,11 +22,18 @@ OVERVIEW = re.compile(r"\bwhich (?:posters|papers|works|systems|submissions|proj
 IDENTIFY = re.compile(r"\b(?:which|what) (?:poster|paper|work|system|submission|project|abstract)\b")
 
 # A coined name: CamelCase, an acronym, a letter-digit mix.
-_CODENAME = r"(?=.*\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]*)\b)"
+# Acronyms every ML-systems text uses: they name a field or a part, never the benchmark or tool a question asks for.
+GENERIC_ACRONYMS = r"(?:LLMs?|GPUs?|CPUs?|TPUs?|AI|ML|KV|APIs?|RL|MoE|NLP|SLOs?|QPS|FLOPS?|DNNs?|HPC)"
+# A coined name in the sentence: CamelCase, an acronym (not a generic one), or a name with a digit.
+_CODENAME = (r"(?=.*\b(?:[A-Z][a-z]+[A-Z]\w*|(?!" + GENERIC_ACRONYMS + r"\b)[A-Z]{2,}[\w-]*|[A-Z][\w]*-?\d[\w.-]*)\b)")
+
+_COUNT_WORD = r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|other)\s+"
+
 
 def _which(nouns: str, gap: int) -> str:
-    """'which/what' followed, within `gap` words, by one of the nouns: "which two GPUs", "what test sets"."""
-    return rf"\b(?:which|what)\s+(?:[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
+    """'which/what' followed, within `gap` words (a count word aside), by one of the nouns: "which two GPUs",
+    "what test sets", "which four multi-agent embodied benchmarks"."""
+    return rf"\b(?:which|what)\s+(?:{_COUNT_WORD})?(?:[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
 
 
 # --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------

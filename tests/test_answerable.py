@@ -25,6 +25,7 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("What does OPKV do?", None, None),
     ("How does BOA search for jailbreaks when solving the oracle problem?", None, None),  # "when" as a conjunction
     ("How do GhostServe and RaidServe compare on recovery after GPU failures?", None, None),  # "GPU" not asked for
+    ("Which four multi-agent embodied benchmarks did AgenticCache use?", "dataset", None),  # a count word, 3 more
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
@@ -58,6 +59,8 @@ def test_question_forms():
     ("Held at MLSys 2026.", Asked("number"), False),  # a year is not the number asked for
     ("It reached 74.7% sparsity.", Asked("number"), True),
     ("Anything at all.", Asked(None), True),
+    ("In embodied tasks, it reuses plans through a background LLM process.", Asked("dataset"), False),  # generic
+    ("It scores 61% on the ALFWorld tasks.", Asked("dataset"), True),
 ])
 def test_holds_slot(sentence, ask, expected):
     assert holds_slot(sentence, ask) is expected
