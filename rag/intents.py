@@ -61,7 +61,9 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "model": (re.compile(_which("llms?|models?|model sizes?", 3) + r"|\bmodel sizes?\b|\bparameters?\b"),
               re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
                          r"|\b\d+(?:\.\d+)?\s?[BM]\b|\bbillion\b|\bmillion parameters\b")),
-    "date": (re.compile(r"^\W*when\b|\bwhen (?:is|was|were|are|did|does|do|will)\b|\bwhat (?:date|day|year|month|time)\b"
+    # "When is/did …" asks for a date; "When an LLM writes X, does Y help?" opens a clause and asks yes or no.
+    "date": (re.compile(r"^\W*when(?:['’]s|\s*\?|$| (?:and|or)\b)|\bwhen (?:is|was|were|are|did|does|do|will|would|can|could|should|has|"
+                        r"have|had)\b|\bwhat (?:date|day|year|month|time)\b"
                         r"|\bwhich (?:date|day|year|month)\b"),
              re.compile(r"\b\d{4}-\d\d-\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
                         r"\b\d{1,2}(?:–|-)\d{1,2}\b|\b(?:19|20)\d\d\b|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*day\b|"

@@ -26,6 +26,8 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("How does BOA search for jailbreaks when solving the oracle problem?", None, None),  # "when" as a conjunction
     ("How do GhostServe and RaidServe compare on recovery after GPU failures?", None, None),  # "GPU" not asked for
     ("Which four multi-agent embodied benchmarks did AgenticCache use?", "dataset", None),  # a count word, 3 more
+    ("When an LLM writes tuning code, does extra context help?", None, None),  # "when" opens a clause
+    ("When and where did MLSys 2026 take place?", "date", None),
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
