@@ -25,7 +25,8 @@ _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers ab
     claim claims claimed show shows shown according specifically exactly use used using achieve achieved achieves
     list name named exact number figure value provide provided work system approach method compare compared
     comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
-    mainly basically exactly kind kinds sort sorts take place happen happened""".split())
+    mainly basically exactly kind kinds sort sorts take place happen happened anywhere somewhere anyone someone
+    anything something""".split())
 # A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
 _NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][A-Za-z0-9.-]*|[A-Z]{2,}[A-Za-z0-9.-]*|[A-Za-z]+\d[A-Za-z0-9.-]*"
                       r"|[A-Z][a-z]+[A-Za-z0-9-]*)")
