@@ -36,3 +36,21 @@ def load_collection(corpus_dir: Path) -> Collection:
         log.warning("ignoring %s: %s", path, e)
         return fallback
     return Collection(str(data.get("name") or fallback.name), str(data.get("description") or fallback.description))
+
+
+_CACHED: dict[str, tuple[object, Collection]] = {}
+
+
+def collection_for(corpus_dir: Path) -> Collection:
+    """load_collection, read again only when collection.toml changes (every question asks for the name)."""
+    path = Path(corpus_dir) / COLLECTION_FILE
+    try:
+        st = path.stat()
+        stamp: object = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    hit = _CACHED.get(str(corpus_dir))
+    if hit is None or hit[0] != stamp:
+        hit = (stamp, load_collection(corpus_dir))
+        _CACHED[str(corpus_dir)] = hit
+    return hit[1]

@@ -48,6 +48,7 @@ def parse_posters(raw: str, source: str = "posters.json") -> list[Chunk]:
                 "institutions": institutions,
                 "url": p.get("paper_url") or p.get("url"),
                 "source": source,
+                "table_row": "poster",  # a row of the paper table (rag.papertable): its metadata are citable facts
             },
         ))
     return chunks

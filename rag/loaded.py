@@ -34,7 +34,7 @@ class LoadedCorpus:
         self.by_id: dict[str, Chunk] = {c.id: c for c in index.chunks}
         # Everything the documents say, folded once: a name the question uses that is not in here is unknown.
         self.corpus_text = CorpusText(list(retriever.folded), retriever.vocabulary)
-        self.posters: list[Poster] = structured.poster_table(index.chunks)
+        self.posters: list[Poster] = structured.paper_table(index.chunks)
 
     @cached_property
     def poster_vectors(self) -> np.ndarray | None:

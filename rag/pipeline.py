@@ -13,6 +13,7 @@ import numpy as np
 
 from . import structured
 from .answer import REFUSAL_TEXT, resolve_placeholders, supported
+from .collection import collection_for
 from .config import Settings
 from .embed import Embedder, embedder_for, encode_query
 from .extractive import compose_answer
@@ -121,8 +122,9 @@ class Pipeline:
         if text:
             return self._exact(turn, text, "source")
         retriever = corpus.retriever
-        named = [retriever.chunks[i].id for i in retriever.named_chunks(q) if retriever.chunks[i].kind == "poster"]
-        found = structured.route(q, corpus.posters, named)
+        named = [retriever.chunks[i].id for i in retriever.named_chunks(q)
+                 if retriever.chunks[i].metadata.get(structured.ROW_KEY)]
+        found = structured.route(q, corpus.posters, named, collection_for(self.settings.corpus_dir).name)
         if found is None:
             return None
         with turn.clock.stage("answer"):
@@ -130,7 +132,7 @@ class Pipeline:
             if found.field == "topic" and corpus.poster_vectors is not None:
                 scores = (corpus.poster_vectors @ self.embed([found.value])[0]).tolist()
             text = structured.answer(found, corpus.posters, scores)
-        turn.notes.append(f"Answered exactly from the poster table ({found.op}"
+        turn.notes.append(f"Answered exactly from the {structured.noun_of(corpus.posters)} table ({found.op}"
                           + (f" by {found.field}" if found.field else "") + "), not from top-k passages.")
         return self._exact(turn, text, "structured")
 

@@ -9,7 +9,7 @@ from rag.aliases import LINKS_FILE, read_links, title_similarity
 from rag.api import ask
 from rag.config import Settings
 from rag.corpus import load_corpus
-from rag.structured import poster_table, route
+from rag.structured import paper_table, route
 
 CORPUS = Settings().corpus_dir
 RAW = json.loads((CORPUS / "posters.json").read_text())["results"]
@@ -81,7 +81,7 @@ def test_questions_that_only_look_structured_are_not_hijacked(real_settings, que
 
 
 def test_router_unit():
-    table = poster_table(load_corpus(CORPUS))
+    table = paper_table(load_corpus(CORPUS))
     assert route("How many posters have an author from Google?", table, []).field == "institution"
     assert route("Which papers did Ion Stoica co-author?", table, []).field == "author"
     assert route("top 3 institutions by number of posters", table, []).top_n == 3

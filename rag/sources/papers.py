@@ -49,6 +49,7 @@ def paper_chunk(prefix: str, paper_id: str, title: str, abstract: str, *, source
         "url": url or None,
         "source": source,
         "label": PAPER_LABEL,
+        "table_row": "paper",  # a row of the paper table (rag.papertable): its metadata are citable facts
         "searchable": PAPER_SEARCHABLE,
         **{k: v for k, v in extra.items() if v not in (None, "", [])},
     }
