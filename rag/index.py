@@ -227,7 +227,8 @@ def load_index(settings: Settings) -> LoadedIndex:
             raise IndexCorruptError(f"Index file {f} does not match its manifest (truncated or modified). {fix}")
     try:
         index = read_flat(d / FAISS_FILE) or _read_faiss(d / FAISS_FILE, settings)
-        records = [json.loads(line) for line in (d / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()]
+        # One record per "\n": splitlines() would also split inside a text holding U+2028 or U+0085.
+        records = [json.loads(line) for line in (d / CHUNKS_FILE).read_text(encoding="utf-8").split("\n") if line]
         sent_vecs = np.load(d / SENTS_FILE).astype(np.float32)
     except Exception as e:  # faiss raises RuntimeError, json ValueError, numpy ValueError
         raise IndexCorruptError(f"Index at {d} cannot be read ({e}). {fix}") from e

@@ -99,3 +99,12 @@ def test_failed_build_leaves_old_index_usable(tiny_settings, hash_embedder, monk
         build_index(tiny_settings, Boom(), progress=False)
     assert (tiny_settings.index_dir / MANIFEST_FILE).read_text() == before
     assert load_index(tiny_settings).chunks
+
+
+def test_chunk_text_with_unicode_line_separators_survives_the_index(tiny_settings, hash_embedder):
+    posters = json.loads((tiny_settings.corpus_dir / "posters.json").read_text())
+    posters["results"][0]["abstract"] += " Line\u2028separator and next\u0085line."
+    (tiny_settings.corpus_dir / "posters.json").write_text(json.dumps(posters, ensure_ascii=False))
+    build_index(tiny_settings, hash_embedder, progress=False)
+    chunk = next(c for c in load_index(tiny_settings).chunks if c.id == "poster:1")
+    assert "Line\u2028separator and next\u0085line." in chunk.text
