@@ -16,10 +16,11 @@ class Collection:
 
     name: str
     description: str
+    examples: tuple[str, ...] = ()  # questions the chat page offers to try
 
 
 def load_collection(corpus_dir: Path) -> Collection:
-    """The folder's collection.toml (`name`, `description`), or a collection named after the folder."""
+    """The folder's collection.toml (`name`, `description`, `examples`), or a collection named after the folder."""
     corpus_dir = Path(corpus_dir)
     fallback = Collection(corpus_dir.name, f"the documents in {corpus_dir.name}/")
     path = corpus_dir / COLLECTION_FILE
@@ -35,7 +36,10 @@ def load_collection(corpus_dir: Path) -> Collection:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         log.warning("ignoring %s: %s", path, e)
         return fallback
-    return Collection(str(data.get("name") or fallback.name), str(data.get("description") or fallback.description))
+    examples = data.get("examples")
+    examples = tuple(str(q) for q in examples) if isinstance(examples, list) else ()
+    return Collection(str(data.get("name") or fallback.name), str(data.get("description") or fallback.description),
+                      examples)
 
 
 _CACHED: dict[str, tuple[object, Collection]] = {}

@@ -371,3 +371,20 @@ def test_page_fetches_nothing_from_the_internet(app_url):
         theme = r.read().decode()
     assert "fonts.googleapis" not in page + theme and "@import" not in theme
     assert "rag-card" in page  # our stylesheet is served with the page
+
+
+def test_page_title_header_welcome_and_examples_come_from_the_collection(tiny_settings):
+    from ui.app import DEFAULT_EXAMPLES, build_app, examples_for, header_html, placeholder_html
+    from rag.collection import collection_for
+
+    (tiny_settings.corpus_dir / "collection.toml").write_text(
+        'name = "FooConf 2026"\ndescription = "the FooConf <2026> posters"\nexamples = ["What does FooServe do?"]\n')
+    collection = collection_for(tiny_settings.corpus_dir)
+    assert build_app(tiny_settings).title == "FooConf 2026 · cited answers"
+    assert ">FooConf 2026</div>" in header_html(collection)
+    assert "Answers are built from the FooConf &lt;2026&gt; posters." in placeholder_html(collection)
+    assert examples_for(collection) == ["What does FooServe do?"]
+    assert "Searching the FooConf 2026 documents" in render.render_pending(collection.name)
+    (tiny_settings.corpus_dir / "collection.toml").unlink()
+    bare = collection_for(tiny_settings.corpus_dir)  # no collection.toml: named after the folder
+    assert bare.name == "corpus" and examples_for(bare) == DEFAULT_EXAMPLES

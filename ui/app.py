@@ -22,6 +22,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 import rag  # noqa: E402
+from rag.collection import collection_for  # noqa: E402
 from rag.types import Answer, Retrieved  # noqa: E402
 
 from . import render  # noqa: E402
@@ -35,25 +36,30 @@ CONCURRENCY = 2          # answers computed at once (2-core machine); the rest w
 QUEUE_SIZE = 64          # beyond this, new requests get Gradio's "queue is full" message
 MODES = [("Auto", "auto"), ("LLM", "llm"), ("Offline extractive", "extractive")]
 
-EXAMPLES = [
-    "Which paper won the MLSys 2026 Best Paper award?",
-    "How much does NexSpec speed up RL training?",
-    "Which institutions have the most posters?",
-    "Who characterized sparse attention as a stopgap?",
-    "Which three themes defined inference serving at MLSys 2026, according to tweets?",
+# Offered when the collection's collection.toml lists no examples of its own.
+DEFAULT_EXAMPLES = [
+    "How many papers are there?",
+    "Which institutions have the most papers?",
+    "Which authors have the most papers?",
 ]
 
-PLACEHOLDER = (
-    '<div class="rag-welcome"><div class="rag-welcome-title">Ask about MLSys 2026</div>'
-    "<div>Answers are built from the 135 poster abstracts, a research-preview article, poster-session notes "
-    "and tweets. Every sentence links to the passage it came from, and when the documents don’t say, "
-    "the assistant says so.</div></div>"
-)
 
-HEADER = (
-    '<div class="rag-header"><div class="rag-logo">ML<span>Sys</span> 2026</div>'
-    '<div class="rag-tagline">Cited answers from the conference documents</div></div>'
-)
+def examples_for(collection) -> list[str]:
+    """The questions the page offers to try: the collection's own, else questions any paper list answers."""
+    return list(collection.examples) or DEFAULT_EXAMPLES
+
+
+def placeholder_html(collection) -> str:
+    """The empty chat's welcome: what the collection is and how answers are built."""
+    return (f'<div class="rag-welcome"><div class="rag-welcome-title">Ask about {render.esc(collection.name)}</div>'
+            f"<div>Answers are built from {render.esc(collection.description)}. Every sentence links to the passage "
+            "it came from, and when the documents don’t say, the assistant says so.</div></div>")
+
+
+def header_html(collection) -> str:
+    """The sidebar's header: the collection's name."""
+    return (f'<div class="rag-header"><div class="rag-logo">{render.esc(collection.name)}</div>'
+            '<div class="rag-tagline">Cited answers from the documents</div></div>')
 
 
 def _theme() -> gr.themes.Base:
@@ -120,9 +126,9 @@ def _begin(question: Any, state: dict | None, settings: rag.Settings):
     messages: list[dict] = list(state["messages"])
     q = question if isinstance(question, str) else ("" if question is None else str(question))
     if not q.strip():
+        example = examples_for(collection_for(settings.corpus_dir))[0]
         messages.append(_msg("assistant", render.render_message(
-            "Please type a question.", "For example: “Which paper won the MLSys 2026 Best Paper award?”",
-            kind="info")))
+            "Please type a question.", f"For example: “{example}”", kind="info")))
         return messages, {**state, "messages": messages}, "", None
     limit = settings.answer.max_question_chars
     if len(q.strip()) > limit:
@@ -133,7 +139,7 @@ def _begin(question: Any, state: dict | None, settings: rag.Settings):
             "itself.", kind="info")))
         return messages, {**state, "messages": messages}, q, None
     messages.append(_msg("user", render.render_user(q)))
-    messages.append(_msg("assistant", render.render_pending()))
+    messages.append(_msg("assistant", render.render_pending(collection_for(settings.corpus_dir).name)))
     return messages, {**state, "messages": messages}, "", q
 
 
@@ -232,16 +238,18 @@ def build_app(settings: rag.Settings | None = None) -> gr.Blocks:
     """The chat page. `settings` (default `rag.Settings()`) is passed to every `ask_stream` call."""
     settings = settings or rag.Settings()
     respond, prepare, resume = make_handlers(settings)
+    collection = collection_for(settings.corpus_dir)
 
-    with ChatApp(title="MLSys 2026 · cited answers", analytics_enabled=False) as demo:
+    with ChatApp(title=f"{collection.name} · cited answers", analytics_enabled=False) as demo:
         state = gr.State(_new_state())
         with gr.Row(equal_height=False, elem_classes="rag-layout"):
             with gr.Column(scale=1, min_width=270, elem_classes="rag-sidebar"):
-                gr.HTML(HEADER)
+                gr.HTML(header_html(collection))
                 status = gr.HTML(_status_html(settings, settings.llm.mode), elem_id="rag-status")
                 gr.HTML('<div class="rag-side-title">Try asking</div>')
                 example_buttons = [
-                    gr.Button(q, size="sm", variant="secondary", elem_classes="rag-example") for q in EXAMPLES
+                    gr.Button(q, size="sm", variant="secondary", elem_classes="rag-example")
+                    for q in examples_for(collection)
                 ]
                 with gr.Accordion("Answer settings", open=False, elem_classes="rag-settings"):
                     k = gr.Slider(1, 10, value=min(max(settings.retrieval.k, 1), 10), step=1, label="Passages to retrieve (k)")
@@ -252,11 +260,11 @@ def build_app(settings: rag.Settings | None = None) -> gr.Blocks:
                 chatbot = gr.Chatbot(
                     value=[], elem_id="rag-chat", show_label=False, height="calc(100vh - 140px)", min_height=420,
                     render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                    feedback_options=None, buttons=[], placeholder=PLACEHOLDER, layout="bubble",
+                    feedback_options=None, buttons=[], placeholder=placeholder_html(collection), layout="bubble",
                     group_consecutive_messages=False, autoscroll=True,
                 )
                 with gr.Row(elem_classes="rag-inputrow"):
-                    box = gr.Textbox(placeholder="Ask a question about MLSys 2026 — posters, talks, people, numbers…",
+                    box = gr.Textbox(placeholder=f"Ask a question about {collection.name}…",
                                      show_label=False, lines=1, max_lines=6, scale=8, autofocus=True,
                                      elem_id="rag-input", container=False)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-send")

@@ -260,10 +260,10 @@ def render_user(question: str) -> str:
     return f'<div class="rag-question">{esc(q)}</div>'
 
 
-def render_pending() -> str:
-    """Shown while the passages are being searched, before any text arrives."""
+def render_pending(collection: str = "") -> str:
+    """Shown while the passages are being searched, before any text arrives; `collection` names the documents."""
     return ('<div class="rag-answer rag-pending"><span class="rag-dots"><i></i><i></i><i></i></span>'
-            "Searching the MLSys 2026 documents…</div>")
+            f"Searching the {esc(collection) + ' ' if collection else ''}documents…</div>")
 
 
 def render_streaming(text: str, *, elapsed: float | None = None, hits: Sequence[Hit] = (),
