@@ -59,10 +59,17 @@ def generic_checker(idf: Callable[[str], float], lowercase: frozenset[str] | Non
     return CorpusWords(idf, lowercase, vocabulary)
 
 
-def instructions_text() -> str:
+def collection_phrase(settings: Settings | None = None) -> str:
+    """What the system prompt says the documents are: the description in the corpus folder's collection.toml."""
+    from .collection import collection_for
+
+    return collection_for((settings or Settings()).corpus_dir).description
+
+
+def instructions_text(settings: Settings | None = None) -> str:
     """The answering prompt's own wording (no sources, no question), to recognise a model that parrots it."""
     prompts = load_prompts()
-    return (prompts.render("system", refusal="") + "\n"
+    return (prompts.render("system", refusal="", collection=collection_phrase(settings)) + "\n"
             + prompts.render("answer", sources="", question="", refusal=""))
 
 
@@ -75,11 +82,13 @@ def fenced_source(n: int, hit: Hit, text: str | None = None) -> str:
     return f'<source id="{n}">\n{body}\n</source>'
 
 
-def messages_for(question: str, hits: list[Hit], briefs: list[str] | None = None) -> tuple[list[dict], str]:
+def messages_for(question: str, hits: list[Hit], briefs: list[str] | None = None,
+                 settings: Settings | None = None) -> tuple[list[dict], str]:
     """Chat messages for answering `question` from `hits` (as `briefs`, when given), and the prompt hash."""
     prompts = load_prompts()
     sources = "\n\n".join(fenced_source(i + 1, h, briefs[i] if briefs else None) for i, h in enumerate(hits))
-    return ([{"role": "system", "content": prompts.render("system", refusal=REFUSAL_TEXT)},
+    system = prompts.render("system", refusal=REFUSAL_TEXT, collection=collection_phrase(settings))
+    return ([{"role": "system", "content": system},
              {"role": "user", "content": prompts.render("answer", sources=sources, question=question,
                                                          refusal=REFUSAL_TEXT)}],
             prompts.hash)
@@ -143,7 +152,7 @@ def llm_answer(question: str, hits: list[Hit], reader: PassageReader, words: Cor
     if qvec is not None:
         hits = hits[:BUDGET.sources]
         briefs = briefs_for(question, qvec, hits, reader.sentences_of, reader.sentence_vectors_of, words.idf)
-    messages, prompt_hash = messages_for(question, hits, briefs)
+    messages, prompt_hash = messages_for(question, hits, briefs, settings)
     if strategy(settings) == "decide":
         yield from _decide(question, hits, briefs, settings, fallback, base, prompt_hash)
         return
@@ -160,7 +169,8 @@ def llm_answer(question: str, hits: list[Hit], reader: PassageReader, words: Cor
         return
     raw = "".join(pieces)
     sources = [format_source(i + 1, h) for i, h in enumerate(hits)]
-    checked = check_answer(raw, sources, question, words, settings.answer.min_claim_overlap, instructions_text())
+    checked = check_answer(raw, sources, question, words, settings.answer.min_claim_overlap,
+                           instructions_text(settings))
     notes = list(base.pop("notes", []))
     if checked.refused:
         notes.append("The LLM found no answer in the sources.")

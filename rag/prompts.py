@@ -13,7 +13,7 @@ from .types import KIND_LABELS, Hit
 PROMPTS_DIR = ROOT / "prompts"
 # Each template and the exact set of variables it must use (no more, no fewer).
 REQUIRED: dict[str, frozenset[str]] = {
-    "system": frozenset({"refusal"}),
+    "system": frozenset({"refusal", "collection"}),
     "answer": frozenset({"sources", "question", "refusal"}),
     "rewrite": frozenset({"history", "question"}),
     "decide": frozenset({"sources", "question"}),
