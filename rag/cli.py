@@ -219,9 +219,21 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
         return 2
 
 
+def _description() -> str:
+    """What `rag --help` says the assistant answers about: the default corpus folder's collection.toml.
+
+    The folder is RAG_CORPUS_DIR, else corpus/ next to the package (Settings.corpus_dir's default, read here
+    without importing the settings: `rag --help` stays fast).
+    """
+    from .collection import load_collection
+
+    folder = os.environ.get("RAG_CORPUS_DIR") or Path(__file__).resolve().parent.parent / "corpus"
+    return f"Cited answers about {load_collection(Path(folder)).description}."
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for `rag`."""
-    p = _Parser(prog="rag", description="Cited answers about MLSys 2026 from its posters, notes, article and tweets.")
+    p = _Parser(prog="rag", description=_description())
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     b = sub.add_parser("build", help="build the search index under index/")

@@ -72,3 +72,12 @@ def test_import_rag_stays_light():
             "'ragas', 'llama_index') if m in sys.modules]; print(heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and r.stdout.strip() == "[]"
+
+
+def test_help_describes_the_collection_of_the_corpus_folder(tmp_path, monkeypatch):
+    from rag.cli import build_parser
+
+    assert "Cited answers about the MLSys 2026 conference" in build_parser().format_help()
+    (tmp_path / "collection.toml").write_text('name = "Reading"\ndescription = "my reading notes"\n')
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(tmp_path))
+    assert "Cited answers about my reading notes." in build_parser().format_help()
