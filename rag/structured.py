@@ -9,9 +9,9 @@ from .article import source_answer, source_number  # noqa: F401 - the routed ans
 from .intents import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE as _EXHAUSTIVE,
                       INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
                       TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE)
-from .papertable import (INSTITUTION_ALIASES, ROW_KEY, TOPIC_THRESHOLD, Paper, Poster, as_table, files_of,  # noqa: F401
-                         find_author, find_institution, find_scope, find_titled, mentions_all, noun_of,
-                         paper_table, ranking, word_re)
+from .papertable import (DEFAULT_NOUN, INSTITUTION_ALIASES, ROW_KEY, TOPIC_THRESHOLD, Paper, Poster,  # noqa: F401
+                         as_table, files_of, find_author, find_institution, find_scope, find_titled, mentions_all,
+                         noun_of, paper_table, ranking, word_re)
 from .text import content_tokens, fold
 
 _TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|mention(?:s|ing)?|with|has|have|use|uses|using)\s+(?:the\s+)?(?:word|term|string)?\s*[\"'“‘]?([\w][\w.+-]*)|[\"'“‘]?([\w][\w.+-]*)[\"'”’]?\s+in (?:the |their |its |a )?titles?")
@@ -110,7 +110,9 @@ def route(question: str, table: list[Paper], named_posters: list[str], collectio
 def _route(question: str, table, named_posters: list[str], collection: str) -> Route | None:
     q = fold(question)
     if _WHO_WROTE.search(q) or (_WHERE_FROM.search(q) and re.search(r"\bfrom\b|\baffiliat", q)):
-        target = named_posters[0] if len(named_posters) == 1 else None if named_posters else find_titled(question, table)
+        # One row named by its system name; else a row whose full title the question quotes.
+        target = named_posters[0] if len(named_posters) == 1 else None if named_posters else \
+            find_titled(question, table)
         if target and not _COUNT.search(q):
             return Route("authors_of", value=target)
     if _RANK.search(q) and (_COUNT.search(q) or re.search(rf"\b{_POSTERS}\b|\bprolific\b|\baccepted\b", q)):
@@ -190,7 +192,7 @@ def matches(route: Route, table: list[Paper], topic_scores: list[float] | None =
     return list(table)
 
 
-def rule_text(route: Route, noun: str = "poster", files: str = "") -> str:
+def rule_text(route: Route, noun: str = DEFAULT_NOUN, files: str = "") -> str:
     """The counting rule, stated so the user can check it."""
     if route.field == "institution":
         terms = " or ".join(f"'{t}'" for t in route.terms)
