@@ -114,7 +114,7 @@ def alias_phrase(chunk: Chunk) -> str:
     aliases = chunk.metadata.get("aliases") or []
     if not aliases or len(aliases[0]) > 60:
         return name
-    if chunk.kind == "notes":
+    if chunk.metadata.get("program_title"):  # a notes entry linked to its program poster
         return f"{name} (listed in the program as {aliases[0]})"
     label = name or re.split(r"[:.]", chunk.title)[0]
     return f"{label} (called {aliases[0]} in the poster notes)" if len(label) <= 60 else f"{aliases[0]} (in the notes)"

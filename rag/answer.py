@@ -133,8 +133,8 @@ SHORT_TITLE_CHARS = 60  # a poster without a system name is labelled by its titl
 
 
 def short_title(chunk) -> str:
-    """A poster's title up to its colon ("From Tokens to Layers"), when short; else nothing."""
-    if chunk.kind != "poster":
+    """A table row's title up to its colon ("From Tokens to Layers"), when short; else nothing."""
+    if not chunk.metadata.get("table_row"):
         return ""
     head = re.split(r":\s", chunk.title)[0].strip()
     return head if len(head) <= SHORT_TITLE_CHARS else ""

@@ -14,7 +14,7 @@ import numpy as np
 from .answer import score_sentences
 from .heuristics import BUDGET
 from .sentences import metadata_sentences
-from .types import KIND_LABELS, Hit
+from .types import Hit, label_of
 
 def best_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences: list[list[str]],
                    vectors: list[np.ndarray], idf: Callable[[str], float],
@@ -36,8 +36,8 @@ def best_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences: 
 def brief_source(n: int, hit: Hit, picked: Sequence[str], people: bool) -> str:
     """One numbered source as the small model sees it: number, kind, title, authors if asked for, best sentences."""
     ch = hit.chunk
-    lines = [f"[{n}] ({KIND_LABELS.get(ch.kind, ch.kind)}) {ch.title}"]
-    if people and ch.kind == "poster":
+    lines = [f"[{n}] ({label_of(ch.kind, ch.metadata)}) {ch.title}"]
+    if people and ch.metadata.get("table_row"):
         if ch.metadata.get("authors"):
             lines.append("Authors: " + ", ".join(ch.metadata["authors"]))
         if ch.metadata.get("institutions"):

@@ -173,8 +173,8 @@ def _cmd_link_notes(args: argparse.Namespace) -> int:
 
     settings = Settings()
     chunks = load_corpus(settings.corpus_dir)
-    notes = [c for c in chunks if c.kind == "notes" and not c.id.startswith(("notes:theme:", "notes:intro"))]
-    posters = [c for c in chunks if c.kind == "poster"]
+    notes = [c for c in chunks if c.metadata.get("describes_row")]
+    posters = [c for c in chunks if c.metadata.get("table_row")]
     emb = embedder_for(settings)
     links = link_notes(notes, posters, emb.encode([c.embed_text for c in notes]), emb.encode([c.embed_text for c in posters]))
     out = settings.corpus_dir / LINKS_FILE

@@ -49,6 +49,7 @@ def parse_posters(raw: str, source: str = "posters.json") -> list[Chunk]:
                 "url": p.get("paper_url") or p.get("url"),
                 "source": source,
                 "table_row": "poster",  # a row of the paper table (rag.papertable): its metadata are citable facts
+                "label": "poster abstract",
             },
         ))
     return chunks
@@ -121,6 +122,7 @@ def parse_preview(raw: str, source: str = "research_preview.txt") -> list[Chunk]
                 "references": {str(n): sources.get(n, "") for n in refs},
                 "document": doc_title,
                 "source": source,
+                "label": "research preview",
             },
         ))
     return chunks
@@ -134,6 +136,7 @@ def preview_sources(raw: str) -> dict[int, str]:
 
 
 # ---------------------------------------------------------------- poster notes
+NOTES_LABEL = "poster notes"
 _THEME_HEAD = re.compile(r"(?<=[.!?])\s|\s—\s")
 _TOPIC = re.compile(r"^(\d{1,2})\.\s+(.+)$")
 _CONTINUATION_LABELS = ("Take-away", "Sections", "Components", "Findings", "Three findings", "Design",
@@ -182,7 +185,7 @@ def parse_notes(raw: str, source: str = "poster_notes.txt") -> list[Chunk]:
     chunks: list[Chunk] = []
     if intro:
         chunks.append(Chunk("notes:intro", "notes", doc_title, " ".join(intro),
-                            {"topic": "Introduction", "source": source}))
+                            {"topic": "Introduction", "source": source, "label": NOTES_LABEL}))
     used: set[str] = set()
     theme_n = 0
     for topic, body in entries:
@@ -198,12 +201,16 @@ def parse_notes(raw: str, source: str = "poster_notes.txt") -> list[Chunk]:
         while cid in used:
             cid += "-2"
         used.add(cid)
-        chunks.append(Chunk(cid, "notes", title, text,
-                            {"topic": topic, "name": name, "source": source}))
+        meta = {"topic": topic, "name": name, "source": source, "label": NOTES_LABEL}
+        if name:  # an entry about one poster: `rag link-notes` matches it to its row of the program
+            meta["describes_row"] = True
+        chunks.append(Chunk(cid, "notes", title, text, meta))
     return chunks
 
 
 # ---------------------------------------------------------------- tweets
+# A tweet's lines are its sentences (rag.sentences), and a line after a list item continues the list.
+_TWEET = {"label": "tweet", "line_sentences": True}
 _HASHTAG_LINE = re.compile(r"^(?:[#@.][\w.]+\s*)+$")
 _URL_END = re.compile(r"https?://\S+$")
 _LABELLED_URL = re.compile(r"^\W*[\w &-]{1,40}:\s*https?://\S+$")
@@ -242,10 +249,10 @@ def parse_tweets(raw: str, source: str = "tweets.txt") -> list[Chunk]:
             continue
         seen.add(text)
         n = len(chunks) + 1
-        chunks.append(Chunk(f"tweets:{n}", "tweet", f"Tweet {n}", text, {"source": source, "page": title}))
+        chunks.append(Chunk(f"tweets:{n}", "tweet", f"Tweet {n}", text, {"source": source, "page": title, **_TWEET}))
     if accounts:
         chunks.append(Chunk("tweets:accounts", "tweet", accounts[0], "\n".join(accounts[1:]),
-                            {"source": source, "page": title}))
+                            {"source": source, "page": title, **_TWEET}))
     return chunks
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .config import ROOT
-from .types import KIND_LABELS, Hit
+from .types import Hit, label_of
 
 PROMPTS_DIR = ROOT / "prompts"
 # Each template and the exact set of variables it must use (no more, no fewer).
@@ -83,11 +83,11 @@ def load_prompts(folder: Path | None = None) -> Prompts:
 
 
 def format_source(n: int, hit: Hit, max_chars: int = 1500) -> str:
-    """One numbered source as the model sees it: number, kind, title, poster authors/institutions, text."""
+    """One numbered source as the model sees it: number, label, title, a table row's authors/institutions, text."""
     ch = hit.chunk
-    head = f"[{n}] ({KIND_LABELS.get(ch.kind, ch.kind)}) {ch.title}"
+    head = f"[{n}] ({label_of(ch.kind, ch.metadata)}) {ch.title}"
     lines = [head]
-    if ch.kind == "poster":
+    if ch.metadata.get("table_row"):
         if ch.metadata.get("authors"):
             lines.append("Authors: " + ", ".join(ch.metadata["authors"]))
         if ch.metadata.get("institutions"):

@@ -29,17 +29,18 @@ def chunk_sentences(chunk: Chunk) -> list[str]:
     """Every sentence of a chunk that could appear in an answer, in reading order."""
     out: list[str] = []
     in_list = False  # inside a list introduced by a line ending in ":"
+    by_line = bool(chunk.metadata.get("line_sentences"))  # the source says each line is a sentence (tweets)
     for line in chunk.text.splitlines():
         line = line.strip()
         if not line or _TAGS_ONLY.fullmatch(line):
             continue
         bullet = line.startswith(("-", "•"))
         item = line.lstrip("-• ").strip()
-        if out and (in_list and (bullet or chunk.kind == "tweet") or out[-1].endswith(":")):
+        if out and (in_list and (bullet or by_line) or out[-1].endswith(":")):
             # The items of a list stay in one sentence with the line that introduces them.
             out[-1] = f"{out[-1]} {item}" if out[-1].endswith(":") else f"{out[-1].rstrip('.')}; {item}"
             in_list = True
             continue
         in_list = False
-        out.extend([line] if chunk.kind == "tweet" else split_sentences(item))
+        out.extend([line] if by_line else split_sentences(item))
     return [s for s in out if len(s) >= _MIN_CHARS] + metadata_sentences(chunk)

@@ -9,15 +9,21 @@ import re
 from .answerable import COINED, mentions, named_terms
 from .extractive import Passage, Subject
 from .heuristics import SUBJECTS
+from .papertable import ROW_KEY
 from .text import STOPWORDS, fold
 from .types import Hit
 
 _WORD = re.compile(r"[\w][\w-]*")
 
 
+def _is_row(chunk) -> bool:
+    """Whether the chunk is a row of the paper table (a poster or paper), as its source declared."""
+    return bool(chunk is not None and chunk.metadata.get(ROW_KEY))
+
+
 def _key(chunk) -> str:
-    """The subject key of a chunk: a poster's own id, or the poster a notes entry belongs to."""
-    return chunk.id if chunk.kind == "poster" else chunk.metadata.get("poster_id") or chunk.id
+    """The subject key of a chunk: a row's own id, or the row a linked entry belongs to (its `poster_id`)."""
+    return chunk.id if _is_row(chunk) else chunk.metadata.get("poster_id") or chunk.id
 
 
 def find_subjects(loaded, question: str, compare: bool = False) -> list[Subject]:
@@ -48,7 +54,7 @@ def find_subjects(loaded, question: str, compare: bool = False) -> list[Subject]
         out.append(Subject(key, display, all_names))
     # A notes entry not linked to its poster carries the same name: one system, one subject (the poster's key).
     by_name: dict[str, Subject] = {}
-    for s in sorted(out, key=lambda s: not s.key.startswith("poster:")):
+    for s in sorted(out, key=lambda s: not _is_row(loaded.by_id.get(s.key))):
         by_name.setdefault(fold(s.name), s)
     return sorted(by_name.values(), key=lambda s: min((q.find(fold(n)) for n in s.names if fold(n) in q), default=len(q)))
 
@@ -57,7 +63,7 @@ def title_phrases(loaded, question: str, taken: set[str]) -> list[tuple[str, str
     """(poster key, phrase) for runs of the question's words that one poster's title holds and few chunks mention:
     "Layered prefill and BEAM …" names the poster titled "… with Layered Prefill"."""
     words = _WORD.findall(question)
-    posters = [c for c in loaded.retriever.chunks if c.kind == "poster"]
+    posters = [c for c in loaded.retriever.chunks if _is_row(c)]
     out: list[tuple[str, str]] = []
     used: set[int] = set()
     for n in SUBJECTS.title_phrase_words:
@@ -91,7 +97,7 @@ def passages(loaded, hits: list[Hit], subjects: list[Subject]) -> list[Passage]:
     out = []
     for h in hits + extra:
         c = h.chunk
-        owner = c.id if c.kind == "poster" else c.metadata.get("poster_id") or (c.id if c.metadata.get("name") else None)
+        owner = c.id if _is_row(c) else c.metadata.get("poster_id") or (c.id if c.metadata.get("name") else None)
         text = fold(f"{c.title} {c.text}")
         about = {owner} if owner else set()
         about |= {key for key, pats in patterns.items() if any(p.search(text) for p in pats)}

@@ -7,12 +7,19 @@ from typing import Any
 # Metadata keys BM25 sees when a chunk declares none (its "searchable" metadata entry names them otherwise).
 DEFAULT_SEARCHABLE = ("section", "topic", "authors", "institutions", "aliases")
 
+# Labels of the MLSys kinds for chunks whose source gave no "label" (sources set it; see label_of), and the words
+# by which a question names a kind of document (rag.intents.named_kinds).
 KIND_LABELS = {
     "poster": "poster abstract",
     "preview": "research preview",
     "notes": "poster notes",
     "tweet": "tweet",
 }
+
+
+def label_of(kind: str, metadata: dict | None = None) -> str:
+    """How readers see a chunk's kind of document: the label its source gave it, else the kind's usual label."""
+    return (metadata or {}).get("label") or KIND_LABELS.get(kind, kind or "document")
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def test_prompt_folder_with_a_broken_file_fails_to_load(tmp_path):
 
 def test_source_block_carries_number_kind_title_and_poster_metadata():
     ch = Chunk("poster:1", "poster", "FooServe", "FooServe cuts latency.",
-               {"authors": ["Ada Lovelace"], "institutions": ["Amazon"]})
+               {"authors": ["Ada Lovelace"], "institutions": ["Amazon"], "table_row": "poster"})
     block = format_source(3, Hit(ch, 1.0))
     assert block.splitlines()[0] == "[3] (poster abstract) FooServe"
     assert "Authors: Ada Lovelace" in block and "Institutions: Amazon" in block

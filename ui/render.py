@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rag.extractive import REFUSAL_CONTEXT
-from rag.types import KIND_LABELS, Answer, Citation, Hit
+from rag.types import Answer, Citation, Hit, label_of
 
 # Markers the answerer writes: "[3]". Leading whitespace is absorbed so the footnote hugs the word before it.
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
@@ -35,9 +35,9 @@ def _safe_url(url: object) -> str | None:
     return None
 
 
-def kind_label(kind: str) -> str:
-    """Human label of a document kind ('poster abstract', 'research preview', ...)."""
-    return KIND_LABELS.get(kind, kind or "document")
+def kind_label(kind: str, metadata: dict | None = None) -> str:
+    """Human label of a chunk's kind of document: its source's label ('paper abstract', 'note', ...)."""
+    return label_of(kind, metadata)
 
 
 def source_anchor(prefix: str, marker: int) -> str:
@@ -124,7 +124,7 @@ def source_card(*, kind: str, title: str, text: str, chunk_id: str, url: str | N
     url = _safe_url(url or metadata.get("url"))
     anchor = f' id="{source_anchor(prefix, marker)}"' if marker is not None else ""
     num = f'<span class="rag-num">{marker}</span>' if marker is not None else ""
-    badge = f'<span class="rag-badge rag-kind-{esc(kind)}">{esc(kind_label(kind))}</span>'
+    badge = f'<span class="rag-badge rag-kind-{esc(kind)}">{esc(kind_label(kind, metadata))}</span>'
     links = [f'<span class="rag-chunk-id">{esc(chunk_id)}</span>']
     if url:
         links.insert(0, f'<a class="rag-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
