@@ -10,7 +10,7 @@ from .intents import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE a
                       INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
                       TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE)
 from .papertable import (DEFAULT_NOUN, INSTITUTION_ALIASES, ROW_KEY, TOPIC_THRESHOLD, Paper, Poster,  # noqa: F401
-                         as_table, files_of, find_author, find_institution, find_scope, find_titled, mentions_all,
+                         as_table, files_of, find_author, find_institution, find_scope, find_titled, mentioning_all,
                          noun_of, paper_table, ranking, word_re)
 from .text import content_tokens, fold
 
@@ -162,8 +162,8 @@ def in_scope(route: Route, table, topic_scores: list[float] | None = None) -> tu
             if (route.venue is None or p.venue == route.venue) and (route.year is None or p.year == route.year)
             and (route.status is None or p.accepted is (route.status == "accepted"))]
     if len(keep) == len(table):
-        return list(table), topic_scores
-    return [table[i] for i in keep], None if topic_scores is None else [topic_scores[i] for i in keep]
+        return table, topic_scores
+    return as_table(table).subset(keep), None if topic_scores is None else [topic_scores[i] for i in keep]
 
 
 def matches(route: Route, table: list[Paper], topic_scores: list[float] | None = None) -> list[Paper]:
@@ -187,8 +187,8 @@ def matches(route: Route, table: list[Paper], topic_scores: list[float] | None =
     if route.field in ("topic", "mention"):
         if route.field == "mention":
             topic_scores = None
-        return [p for p, s in zip(table, topic_scores or [0.0] * len(table))
-                if mentions_all(p, route.value) or s >= TOPIC_THRESHOLD]
+        return [p for p, s, has in zip(table, topic_scores or [0.0] * len(table), mentioning_all(table, route.value))
+                if has or s >= TOPIC_THRESHOLD]
     return list(table)
 
 
