@@ -3,7 +3,8 @@
 Run: python -m bench.growth DIR [DIR ...] [--questions 10]. Each folder is measured in its own process (so peak
 memory is that folder's), building into a temporary index with the embedding cache (RAG_CACHE_DIR/embeddings):
 the build time is chunking, indexing and whatever the cache does not yet hold, and the embedding time of a cold
-build is reported separately by the benchmark that first embedded the folder. Writes bench/results/growth.json.
+build is reported separately by the benchmark that first embedded the folder. Writes bench/results/growth.json
+and growth.png.
 """
 from __future__ import annotations
 
@@ -83,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run([sys.executable, "-m", "bench.growth", "--one", str(folder), "--questions",
                               str(args.questions)], capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    write_result("growth.json", {"rows": rows})
+    out = write_result("growth.json", {"rows": rows})
+    from .plots import plot_growth
+
+    plot_growth({"rows": rows}, Path(out).with_suffix(".png"))
     cols = ["chunks", "plan", "build_s", "first_ask_s", "peak_rss_mb", "index_mb", "ask_p50_ms"]
     print(format_table(["folder", *cols], [[Path(r["folder"]).name, *[r[c] for c in cols]] for r in rows],
                        title="Growth"))

@@ -126,3 +126,27 @@ def plot_scale(result: dict, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_growth(result: dict, path: Path) -> Path:
+    """Four panels against the folder's chunk count: build time, peak memory, index size and warm ask() p50."""
+    plt = _pyplot()
+    rows = sorted(result["rows"], key=lambda r: r["chunks"])
+    panels = [("build_s", "build, s"), ("peak_rss_mb", "peak RSS, MB"), ("index_mb", "index on disk, MB"),
+              ("ask_p50_ms", "warm ask() p50, ms")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(15, 3.8))
+    xs = [r["chunks"] for r in rows]
+    for ax, (key, label) in zip(axes, panels):
+        ax.plot(xs, [r[key] for r in rows], "o-", color="#4c72b0")
+        for r in rows:
+            ax.annotate(f"{Path(r['folder']).name} ({r['plan']})", (r["chunks"], r[key]), fontsize=7,
+                        xytext=(3, 4), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks")
+        ax.set_title(label, fontsize=10)
+    fig.suptitle("Growth with the corpus (one process per folder, cold embedding cache)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
