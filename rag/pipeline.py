@@ -131,6 +131,8 @@ class Pipeline:
             scores = None
             if found.field == "topic" and corpus.poster_vectors is not None:
                 scores = (corpus.poster_vectors @ self.embed([found.value])[0]).tolist()
+                if corpus.index.manifest.get("embedding_plan") == "lean":  # one vector per chunk, of its title
+                    found = replace(found, embedded="title")
             text = structured.answer(found, corpus.posters, scores)
         turn.notes.append(f"Answered exactly from the {structured.noun_of(corpus.posters)} table ({found.op}"
                           + (f" by {found.field}" if found.field else "") + "), not from top-k passages.")

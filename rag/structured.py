@@ -49,6 +49,7 @@ class Route:
     year: int | None = None  # only rows of this year
     status: str | None = None  # accepted | rejected: only rows with that decision
     collection: str = ""  # what the whole table is called in answers ("MLSys 2026")
+    embedded: str = "abstract"  # for field "topic": what a row's vector embeds ("title" in a lean-plan index)
 
     @property
     def scope(self) -> str:
@@ -209,8 +210,8 @@ def rule_text(route: Route, noun: str = DEFAULT_NOUN, files: str = "") -> str:
     if route.field == "mention":
         return f"the title or abstract contains every key word of '{route.value}'"
     if route.field == "topic":
-        return (f"the title and abstract contain every key word of '{route.value}', or the abstract's embedding "
-                f"has cosine similarity ≥ {TOPIC_THRESHOLD} with it")
+        return (f"the title and abstract contain every key word of '{route.value}', or the {route.embedded}'s "
+                f"embedding has cosine similarity ≥ {TOPIC_THRESHOLD} with it")
     return f"every {noun} in {_program(route)}" + (f" ({files})" if files else "")
 
 

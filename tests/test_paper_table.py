@@ -142,3 +142,12 @@ def test_folder_of_paper_lists_and_notes_builds_and_answers(lists_folder, hash_e
                 mode="extractive")
     assert not notes.refused and "0.4 seconds" in notes.text
     assert notes.citations and all(c.chunk_id.startswith("notes:") for c in notes.citations)
+
+
+def test_topic_rule_names_what_a_lean_index_embeds(lists_folder, hash_embedder, tmp_path, monkeypatch):
+    import rag.memindex
+
+    monkeypatch.setattr(rag.memindex, "FULL_PLAN_MAX_CHUNKS", 1)  # the lean plan: one title vector per chunk
+    settings = Settings(corpus_dir=lists_folder, index_dir=tmp_path / "index", cache_dir=ROOT / ".cache")
+    a = ask("How many papers are about robots?", settings=settings, embedder=hash_embedder, mode="extractive")
+    assert a.route == "structured" and "or the title's embedding has cosine similarity" in a.text
