@@ -1,4 +1,4 @@
-"""Cited question answering over the MLSys 2026 corpus.
+"""Cited question answering over a folder of documents (the MLSys 2026 corpus by default).
 
 Public API: `ask`, `ask_stream`, `build_index`, `Answer`, `Settings`. Heavy libraries (torch, faiss,
 sentence-transformers, openai) load only when a function that needs them is called.

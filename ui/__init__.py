@@ -1,1 +1,1 @@
-"""Gradio chat UI for the MLSys 2026 assistant."""
+"""Gradio chat UI for the assistant, titled with the corpus folder's collection name."""
