@@ -49,7 +49,7 @@ class Paper:
     accepted: bool | None = None
     keywords: tuple[str, ...] = ()
     source: str = ""
-    noun: str = DEFAULT_NOUN
+    noun: str = "poster"  # sources always say (table_row); a row built by hand is a poster, as the MLSys rows were
 
     @property
     def label(self) -> str:
