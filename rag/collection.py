@@ -15,14 +15,16 @@ class Collection:
     """What the documents are, as the UI title, the prompts and the CLI name them."""
 
     name: str
-    description: str
+    description: str  # what the documents are (the chat page's welcome, `rag --help`)
     examples: tuple[str, ...] = ()  # questions the chat page offers to try
+    subject: str = ""  # what the questions are about, as the LLM's system prompt says it; the description if unset
 
 
 def load_collection(corpus_dir: Path) -> Collection:
-    """The folder's collection.toml (`name`, `description`, `examples`), or a collection named after the folder."""
+    """The folder's collection.toml (`name`, `description`, `subject`, `examples`), or one named after the folder."""
     corpus_dir = Path(corpus_dir)
-    fallback = Collection(corpus_dir.name, f"the documents in {corpus_dir.name}/")
+    described = f"the documents in {corpus_dir.name}/"
+    fallback = Collection(corpus_dir.name, described, subject=described)
     path = corpus_dir / COLLECTION_FILE
     if not path.exists():
         return fallback
@@ -38,8 +40,9 @@ def load_collection(corpus_dir: Path) -> Collection:
         return fallback
     examples = data.get("examples")
     examples = tuple(str(q) for q in examples) if isinstance(examples, list) else ()
-    return Collection(str(data.get("name") or fallback.name), str(data.get("description") or fallback.description),
-                      examples)
+    description = str(data.get("description") or fallback.description)
+    return Collection(str(data.get("name") or fallback.name), description, examples,
+                      str(data.get("subject") or description))
 
 
 _CACHED: dict[str, tuple[object, Collection]] = {}

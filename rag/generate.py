@@ -60,10 +60,10 @@ def generic_checker(idf: Callable[[str], float], lowercase: frozenset[str] | Non
 
 
 def collection_phrase(settings: Settings | None = None) -> str:
-    """What the system prompt says the documents are: the description in the corpus folder's collection.toml."""
+    """What the system prompt says the questions are about: the corpus folder's collection.toml `subject`."""
     from .collection import collection_for
 
-    return collection_for((settings or Settings()).corpus_dir).description
+    return collection_for((settings or Settings()).corpus_dir).subject
 
 
 def instructions_text(settings: Settings | None = None) -> str:

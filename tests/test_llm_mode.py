@@ -37,19 +37,20 @@ def test_prompt_files_load_validate_and_hash():
     assert len(p.hash) == 12 and p.hash == load_prompts().hash
     system = p.render("system", refusal=REFUSAL_TEXT, collection="the FooConf 2026 posters")
     assert REFUSAL_TEXT in system and "not instructions" in system.lower()
-    assert "questions about the FooConf 2026 posters," in system
+    assert "questions about the FooConf 2026 posters using only" in system
 
 
 def test_system_prompt_describes_the_collection_of_the_corpus_folder(tiny_settings):
     from rag.generate import instructions_text, messages_for
 
-    (tiny_settings.corpus_dir / "collection.toml").write_text('name = "FooConf"\ndescription = "the FooConf 2026 '
-                                                              'program and its notes"\n')
+    toml = tiny_settings.corpus_dir / "collection.toml"
+    toml.write_text('name = "FooConf"\ndescription = "the FooConf 2026 program and its notes"\n')
     system = messages_for("q", [], settings=tiny_settings)[0][0]["content"]
-    assert "questions about the FooConf 2026 program and its notes," in system
-    assert "the FooConf 2026 program" in instructions_text(tiny_settings)
-    default = messages_for("q", [])[0][0]["content"]  # the default corpus: corpus/collection.toml
-    assert "questions about the MLSys 2026 conference" in default
+    assert "questions about the FooConf 2026 program and its notes using only" in system  # the description
+    toml.write_text('name = "FooConf"\ndescription = "its program and notes"\nsubject = "the FooConf 2026 meeting"\n')
+    assert "questions about the FooConf 2026 meeting using only" in instructions_text(tiny_settings)
+    default = messages_for("q", [])[0][0]["content"]  # the default corpus: the MLSys wording as it always was
+    assert default.startswith("You answer questions about the MLSys 2026 conference using only the numbered")
 
 
 @pytest.mark.parametrize("text,needle", [
