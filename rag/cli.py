@@ -225,6 +225,8 @@ def _description() -> str:
     The folder is RAG_CORPUS_DIR, else corpus/ next to the package (Settings.corpus_dir's default, read here
     without importing the settings: `rag --help` stays fast).
     """
+    import os
+
     from .collection import load_collection
 
     folder = os.environ.get("RAG_CORPUS_DIR") or Path(__file__).resolve().parent.parent / "corpus"
