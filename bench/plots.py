@@ -13,6 +13,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Lay the figure out, write it as a PNG (making its folder) and close it."""
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_run(result: dict, path: Path) -> Path:
     """Three panels: warm ask() stages beside their floors; cold start; ours vs the llama-index peer."""
     plt = _pyplot()
@@ -80,11 +89,7 @@ def plot_run(result: dict, path: Path) -> Path:
     load = result.get("load_avg_start")
     if load:
         fig.suptitle(f"2-core machine, load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_scale(result: dict, path: Path) -> Path:
@@ -121,11 +126,7 @@ def plot_scale(result: dict, path: Path) -> Path:
     ax.set_ylabel("recall@10 vs exact")
     ax.set_title("Approximate search: recall vs latency (labels: nprobe / efSearch)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_growth(result: dict, path: Path) -> Path:
@@ -147,8 +148,4 @@ def plot_growth(result: dict, path: Path) -> Path:
         ax.set_xlabel("chunks")
         ax.set_title(label, fontsize=10)
     fig.suptitle("Growth with the corpus (one process per folder, cold embedding cache)", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
