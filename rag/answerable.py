@@ -36,7 +36,7 @@ _FIRST_WORD = re.compile(r"^\W*\w+")
 # Capitalised words that name no entity (question openers, months, common title words).
 _NOT_NAMES = frozenset("""what which who whom whose when where why how does do did is are was were can could would should
     will has have had the a an in on of for and or to compare contrast describe explain list name tell give
-    according i mlsys poster posters paper papers notes tweet tweets research preview article""".split())
+    according i mlsys poster posters paper papers notes tweet tweets twitter research preview article""".split())
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def without_cues(question: str, ask: Asked) -> str:
 
 
 # "the poster notes", "the tweets", "the abstract": a question that names a kind of document asks about that kind.
-_KIND_WORDS = {label.split()[-1]: kind for kind, label in KIND_LABELS.items()}
+_KIND_WORDS = {label.split()[-1]: kind for kind, label in KIND_LABELS.items()} | {"twitter": "tweet"}
 _KIND_RE = re.compile(r"\b(" + "|".join(map(re.escape, _KIND_WORDS)) + r")s?\b")
 
 
