@@ -8,14 +8,13 @@ from dataclasses import dataclass, field as dc_field, replace
 from .article import source_answer, source_number  # noqa: F401 - the routed answers api.py asks for
 from .intents import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE as _EXHAUSTIVE,
                       INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
-                      TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE)
+                      TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE, TITLE_WORD as _TITLE,
+                      TOPIC as _TOPIC, HOW_OR_WHY as _HOW_OR_WHY)
 from .papertable import (DEFAULT_NOUN, INSTITUTION_ALIASES, ROW_KEY, TOPIC_THRESHOLD, Paper, Poster,  # noqa: F401
                          as_table, files_of, find_author, find_institution, find_scope, find_titled, mentioning_all,
                          noun_of, paper_table, ranking, word_re)
 from .text import content_tokens, fold
 
-_TITLE = re.compile(r"\btitles?\b[^?]*?\b(?:contain(?:s|ing)?|includ(?:es|ing)|mention(?:s|ing)?|with|has|have|use|uses|using)\s+(?:the\s+)?(?:word|term|string)?\s*[\"'“‘]?([\w][\w.+-]*)|[\"'“‘]?([\w][\w.+-]*)[\"'”’]?\s+in (?:the |their |its |a )?titles?")
-_TOPIC = re.compile(r"\b(?:about|on|regarding|related to|discussing|concerning|dealing with|involving|mention(?:s|ing)?|(?:that|which) (?:mention|study|studies|address|addresses|tackle|tackles|target|targets|use|uses|focus on|focuses on|propose|proposes|improve|improves))\s+(.+)$")
 _NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10}
 _DATE_PHRASE = re.compile(r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|"
                           r"dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{4}-\d\d-\d\d|(?:mon|tues|wednes|thurs|fri|"
@@ -110,7 +109,8 @@ def route(question: str, table: list[Paper], named_posters: list[str], collectio
 
 def _route(question: str, table, named_posters: list[str], collection: str) -> Route | None:
     q = fold(question)
-    if _WHO_WROTE.search(q) or (_WHERE_FROM.search(q) and re.search(r"\bfrom\b|\baffiliat", q)):
+    asks_who = _WHO_WROTE.search(q) or (_WHERE_FROM.search(q) and re.search(r"\bfrom\b|\baffiliat", q))
+    if asks_who and not _HOW_OR_WHY.search(q):
         # One row named by its system name; else a row whose full title the question quotes.
         target = named_posters[0] if len(named_posters) == 1 else None if named_posters else \
             find_titled(question, table)

@@ -102,3 +102,21 @@ def test_exact_counts_over_the_table_cite_every_match():
     assert "{cite:poster:2}" not in text
     ranked = answer(route("Top 2 institutions by number of posters", TABLE, []), TABLE)
     assert "1. Google — 2 posters" in ranked and "3." not in ranked  # the top 2 only, Google first
+
+
+def test_a_how_question_about_what_the_authors_did_is_not_an_authorship_question():
+    assert route("How did the authors of KVShare sum up their result?", TABLE, ["poster:3"]) is None
+    assert route("Who are the authors of KVShare?", TABLE, ["poster:3"]).op == "authors_of"
+
+
+@pytest.mark.parametrize("question, term", [
+    ("How many posters have titles containing the word 'Cache'?", "Cache"),
+    ("List the papers with 'KV' in the title", "KV"),
+])
+def test_title_word_rule(question, term):
+    m = intents.TITLE_WORD.search(question)
+    assert m and (m.group(1) or m.group(2)) == term
+
+
+def test_twitter_names_the_tweets():
+    assert intents.named_kinds("What did they say on Twitter?") == {"tweet"}
