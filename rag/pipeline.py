@@ -201,7 +201,7 @@ class Pipeline:
 
         with turn.clock.stage("llm"):
             for item in llm_answer(turn.search_question, turn.hits, self.corpus, words, self.settings, fallback,
-                                   base, qvec=turn.qvec):
+                                   base, qvec=turn.qvec, draft=gate):
                 if isinstance(item, Answer):
                     break
                 yield item

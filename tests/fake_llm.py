@@ -120,6 +120,8 @@ class FakeLLM:
             return f"{first_source_sentence(prompt)} [9]."
         if b == "refuse":
             return "The documents don't answer this question."
+        if b in ("yes", "no"):  # a deciding model's one-word verdict
+            return b
         return ""  # empty
 
     def close(self) -> None:

@@ -310,3 +310,19 @@ def test_a_long_chain_of_follow_ups_still_resolves_to_the_first_subject():
     history = [("What speedup does FlashInfer report?", "FlashInfer: 29-69% lower latency [1].")]
     history += [("and who wrote it?", "Its authors are A and B [1].")] * 30  # each step looks back once, not 2**n times
     assert rewrite("and what about its speed?", history) == "What about FlashInfer's speed?"
+
+
+def test_decide_judges_only_the_extractive_draft_and_a_no_is_a_refusal(fake, llm_settings):
+    settings = llm_settings.updated(llm_strategy="decide")
+    fake.behaviour = "yes"
+    a = ask(QUESTION, settings=settings)
+    assert a.mode == "llm" and not a.refused and a.citations
+    prompt = fake.requests[-1]["body"]["messages"][-1]["content"]
+    # The model sees the draft's cited sentences under their titles, not whole passages: a short prompt.
+    assert all(c.title in prompt for c in a.citations) and prompt.count("<source id=") == len(a.citations)
+    assert all(sentence.split(" [")[0][:40] in prompt for sentence in a.text.split(". ") if sentence.strip())
+    assert len(prompt) < 2500
+    fake.behaviour = "no"
+    refused = ask(QUESTION, settings=settings)
+    assert refused.refused and refused.mode == "llm"
+    assert any("do not answer" in n for n in refused.notes)
