@@ -111,6 +111,7 @@ UNITS: dict[str, tuple[re.Pattern, re.Pattern]] = {
 
 
 _UNIT_ALONE = ("time", "memory")  # units whose words ask for a figure on their own (not "energy", "rate")
+_GIVEN_FIGURE = re.compile(r"\d")  # a question that states a figure itself asks about it, not for one
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,9 @@ def asked(question: str) -> Asked:
     """The form of a question and the type of detail it asks for."""
     q = fold(question)
     slot = "number" if _AMOUNT.search(q) else next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
-    if slot is None and any(cue.search(q) for name, (cue, _) in UNITS.items() if name in _UNIT_ALONE):
-        slot = "number"  # "… in milliseconds", "… in GB": a unit named alone asks for a figure
+    if slot is None and not _GIVEN_FIGURE.search(q) and any(cue.search(q) for name, (cue, _) in UNITS.items()
+                                                            if name in _UNIT_ALONE):
+        slot = "number"  # "… in milliseconds", "… in GB": a unit named alone asks for a figure (not "took 40 minutes")
     unit = next((name for name, (cue, _) in UNITS.items() if cue.search(q)), None) if slot == "number" else None
     if slot == "model" and _MODEL_SIZE_CUE.search(q):
         unit = "size"

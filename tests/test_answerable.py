@@ -28,6 +28,7 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("Which four multi-agent embodied benchmarks did AgenticCache use?", "dataset", None),  # a count word, 3 more
     ("When an LLM writes tuning code, does extra context help?", None, None),  # "when" opens a clause
     ("When and where did MLSys 2026 take place?", "date", None),
+    ("What took about 40 minutes on my laptop?", None, None),  # the figure is given, not asked for
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
