@@ -78,6 +78,14 @@ def test_markdown_source_keeps_heading_path(tmp_path):
     assert "Diffusion" in chunks[1].search_text and chunks[0].id == "notes:1"
 
 
+def test_hard_wrapped_lines_join_into_one_paragraph_but_list_items_stay_apart(tmp_path):
+    md = write(tmp_path / "w.md", "# W\n\nThe trick was a greedy search\nscored by BIC, which took 40 minutes.\n\n"
+                                  "Steps:\n- load the data\n- fit it\n")
+    wrapped, listed = TextSource().load(FileView(md))
+    assert wrapped.text == "The trick was a greedy search scored by BIC, which took 40 minutes."
+    assert listed.text == "Steps:\n- load the data\n- fit it"
+
+
 def test_plain_text_source_uses_short_lines_as_headings(tmp_path):
     chunks = TextSource().load(FileView(write(tmp_path / "r.txt", "Reading list\n\nFirst para.\n\nMethods\n\nSecond.")))
     assert [(c.title, c.text) for c in chunks] == [("Reading list", "First para."), ("Reading list — Methods", "Second.")]

@@ -9,6 +9,7 @@ from .base import FileView
 
 TEXT_KIND = "text"
 TEXT_LABEL = "note"
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+|^\s*\|")  # a list item or a table row: its own line
 MAX_PLAIN_HEADING = 80  # a plain-text paragraph of one line this short, without end punctuation, is a heading
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
@@ -46,7 +47,11 @@ def parse_text(raw: str, stem: str, source: str, markdown: bool) -> list[Chunk]:
         for line in block:
             m = _MD_HEADING.match(line) if markdown else None
             if not m:
-                body.append(line.strip())
+                # A hard-wrapped line continues its sentence; a list item or a line after a colon starts anew.
+                if body and not _ITEM.match(line) and not body[-1].endswith(":"):
+                    body[-1] = f"{body[-1]} {line.strip()}"
+                else:
+                    body.append(line.strip())
                 continue
             if body:
                 items.append((" > ".join(h for _, h in path), "\n".join(body)))
