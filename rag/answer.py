@@ -11,7 +11,7 @@ from .heuristics import SCORING, SUPPORT
 from .intents import answer_type, asks_about_people
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
-from .types import Citation, Hit
+from .types import Chunk, Citation, Hit
 
 REFUSAL_TEXT = "The documents don't answer this question."
 _SOURCE_REF = re.compile(r"\s?((?:\[\d{1,3}\])+)")
@@ -184,7 +184,7 @@ def slot_first(chosen: list[Candidate], cands: list[Candidate], ask) -> list[Can
 _CITE = re.compile(r"\s?\{cite:([^}]+)\}")
 
 
-def resolve_placeholders(text: str, hits_by_id: dict[str, Hit]) -> tuple[str, list[Citation]]:
+def resolve_placeholders(text: str, chunks_by_id: dict[str, Chunk]) -> tuple[str, list[Citation]]:
     """Turn {cite:chunk_id} placeholders into [n] markers numbered by first use, with their citations."""
     markers: dict[str, int] = {}
     citations: list[Citation] = []
@@ -193,8 +193,8 @@ def resolve_placeholders(text: str, hits_by_id: dict[str, Hit]) -> tuple[str, li
         cid = m.group(1)
         if cid not in markers:
             markers[cid] = len(markers) + 1
-            hit = hits_by_id[cid]
-            citations.append(make_citation(markers[cid], hit, hit.chunk.title))
+            chunk = chunks_by_id[cid]
+            citations.append(make_citation(markers[cid], Hit(chunk, 1.0), chunk.title))
         return f" [{markers[cid]}]"
 
     return _CITE.sub(sub, text), citations
