@@ -31,10 +31,17 @@ _CODENAME = (r"(?=.*\b(?:[A-Z][a-z]+[A-Z]\w*|(?!" + GENERIC_ACRONYMS + r"\b)[A-Z
 _COUNT_WORD = r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|other)\s+"
 
 
+# A noun that, after a slot noun, makes it a modifier of an amount: "what GPU throughput gain", "which dataset size".
+_AMOUNT_HEAD = (r"throughput|gains?|speed ?ups?|hours?|utili[sz]ation|memory|time|costs?|efficiency|savings?|sizes?|"
+                r"rates?|latency|overhead|bandwidth|energy|power|counts?")
+
+
 def _which(nouns: str, gap: int) -> str:
     """'which/what' followed, within `gap` words (a count word aside), by one of the nouns: "which two GPUs",
-    "what test sets", "which four multi-agent embodied benchmarks"."""
-    return rf"\b(?:which|what)\s+(?:{_COUNT_WORD})?(?:[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
+    "what test sets", "which four multi-agent embodied benchmarks"; not a noun that modifies an amount ("what
+    GPU throughput gain")."""
+    return (rf"\b(?:which|what)\s+(?:{_COUNT_WORD})?(?:[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
+            rf"(?!\s+(?:{_AMOUNT_HEAD})\b)")
 
 
 # --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------
