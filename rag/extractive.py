@@ -201,12 +201,17 @@ def _part_answered(part: str, cands: list[Candidate], passages: list[Passage], n
     return bool(cands) and ((has_subject and not ask.slot) or _covered(cands, passages, focus, idf))
 
 
-def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[str], names: list[str], idf) -> float:
-    """How well a sentence answers one part of a question: its share of the part's focus, 0 when it lacks the
-    part's asked type (or shares nothing with a part that has focus words)."""
+def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[str], names: list[str],
+                  idf) -> tuple[float, float]:
+    """How well a sentence answers one part of a question: its share of the part's focus words read with its
+    passage's title, then read alone (a title lends every sentence of its passage the same words); 0 when it lacks
+    the part's asked type."""
     if ask.slot and not holds_slot(ans.blank(c.sentence, ans.given(part, names, ask)), ask):
-        return 0.0
-    return ans.coverage(focus, set(content_tokens(c.sentence)) | _title_tokens(p), idf) if focus else 1.0
+        return 0.0, 0.0
+    if not focus:
+        return 1.0, 1.0
+    own = set(content_tokens(c.sentence))
+    return ans.coverage(focus, own | _title_tokens(p), idf), ans.coverage(focus, own, idf)
 
 
 def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate], passages: list[Passage],
@@ -219,18 +224,20 @@ def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate],
         ask = asked(part)
         focus = ans.focus_terms(part, names, ask)
 
-        def fit(c: Candidate) -> float:
+        def fit(c: Candidate) -> tuple[float, float]:
             return _answers_part(c, passages[c.hit_rank], part, ask, focus, names, idf)
 
         fits = [fit(c) for c in chosen]
-        best = max((c for c in cands if c not in chosen), key=lambda c: (fit(c), c.score), default=None)
-        bar = max(WEIGHTS.part_coverage, fit(best) - WEIGHTS.part_margin) if best is not None else WEIGHTS.part_coverage
-        if any(f >= bar for f in fits):  # a chosen sentence answers this part about as well as any could
-            for i, f in enumerate(fits):
-                if f >= bar:
-                    answered_by.setdefault(i, set()).add(n)
+        best = max((c for c in cands if c not in chosen), key=lambda c: (*fit(c), c.score), default=None)
+        top = fit(best) if best is not None else (0.0, 0.0)
+        bar = max(WEIGHTS.part_coverage, top[0] - WEIGHTS.part_margin)
+        # a chosen sentence answers this part about as well as any could, in its own words too
+        answering = [i for i, (f, close) in enumerate(fits) if f >= bar and close >= top[1] - WEIGHTS.part_margin]
+        if answering:
+            for i in answering:
+                answered_by.setdefault(i, set()).add(n)
             continue
-        if best is None or fit(best) < WEIGHTS.part_coverage:
+        if best is None or top[0] < WEIGHTS.part_coverage:
             continue
         if len(chosen) >= limit:  # give up the last sentence that is the sole answer of no part
             spare = [i for i in range(len(chosen) - 1, 0, -1) if not answered_by.get(i)]

@@ -29,6 +29,8 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("When an LLM writes tuning code, does extra context help?", None, None),  # "when" opens a clause
     ("When and where did MLSys 2026 take place?", "date", None),
     ("What took about 40 minutes on my laptop?", None, None),  # the figure is given, not asked for
+    ("What GPU throughput gain did it deliver in production?", "number", None),  # "GPU" modifies the amount
+    ("Which dataset size did X use?", None, None),
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
@@ -211,3 +213,23 @@ def test_two_sources_that_give_different_figures_for_one_result_are_flagged():
     other = ("The cluster holds 14.5× more GPUs than last year.", "notes:1")
     assert disagreement([a, other], {"poster:1": 1, "notes:1": 2}) is None  # a different result
     assert disagreement([a, (b[0], "poster:1")], {"poster:1": 1}) is None  # one source
+
+
+def test_a_part_is_answered_by_a_sentence_that_says_it_not_one_that_borrows_its_title():
+    """Every sentence of a poster shares its title's words; the part's sentence must hold them itself."""
+    import numpy as np
+
+    from rag.answer import Candidate
+    from rag.extractive import Passage, _cover_parts
+    from rag.types import Chunk, Hit
+
+    sentences = ["FooDec reaches a 5.5x speed-up over standard decoding.",
+                 "It exploits a lossless draft-then-verify procedure.",
+                 "It uses discrete diffusion as a non-autoregressive drafter."]
+    chunk = Chunk("poster:1", "poster", "FooDec: Diffusion Drafter Alignment", " ".join(sentences), {"name": "FooDec"})
+    passage = Passage(Hit(chunk, 1.0), sentences, np.zeros((3, 4), dtype=np.float32), frozenset({"poster:1"}),
+                      "poster:1")
+    cands = [Candidate(0, s, score, 0.5, 0.5) for s, score in zip(sentences, (0.8, 0.7, 0.5))]
+    chosen = _cover_parts("What kind of drafter does FooDec use, and what speed-up over standard decoding does it "
+                          "report?", cands[:2], cands, [passage], ["FooDec"], lambda t: 1.0, limit=3)
+    assert cands[2] in chosen and cands[0] in chosen
