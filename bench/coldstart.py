@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.core import markdown_table, write_result
+from bench.core import write_result
+from eval.tables import markdown_table
 
 QUESTION = "What does OPKV do?"
 PHASES = ("ask", "import", "warm", "build")

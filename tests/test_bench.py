@@ -2,6 +2,7 @@
 `python -m bench`, not by timed tests), a tiny scale run with recall, and the llama-index peer offline."""
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -227,3 +228,10 @@ def test_rag_bench_forwards_to_the_benchmark(tmp_path, capsys):
     assert main(["bench", "report", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "**Scale**" in out and "| 1,000 | flat |" in out
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (Path(__file__).parent.parent / "bench").glob("*.py")
+                                          if p.stem != "__main__"))
+def test_every_benchmark_module_imports(module):
+    """A benchmark that no test runs must at least import (a moved helper broke `bench.coldstart` once)."""
+    importlib.import_module(f"bench.{module}")
