@@ -186,22 +186,14 @@ def _cmd_link_notes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warm_up(settings) -> None:
-    """Load the embedder, index and retriever (the chat page's first question then finds them loaded)."""
-    from .pipeline import Pipeline
-
-    try:
-        Pipeline(settings).reload()
-    except Exception:  # noqa: BLE001 - the page's own warm-up and first question report it
-        logging.getLogger(__name__).debug("early warm-up failed", exc_info=True)
-
-
 def _cmd_ui(args: argparse.Namespace) -> int:
     import threading
 
     settings = _settings(args)
     # Importing Gradio takes seconds; the ONNX session and the index load meanwhile (the session outside the GIL).
-    threading.Thread(target=_warm_up, args=(settings,), name="rag-early-warm-up", daemon=True).start()
+    from .pipeline import warm_up
+
+    threading.Thread(target=warm_up, args=(settings,), name="rag-early-warm-up", daemon=True).start()
     from ui.app import launch
 
     launch(host=args.host, port=args.port, share=args.share, settings=settings)

@@ -6,6 +6,8 @@ the process's one encoder thread (`rag.embed.encode_query`).
 """
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -27,6 +29,11 @@ from .retrieve import SearchParams
 from .subjects import find_subjects, passages
 from .timing import Stopwatch
 from .types import Answer, Hit, Retrieved
+
+log = logging.getLogger(__name__)
+# A server warms up once per process, however many of its entry points ask for it (`rag ui` and the page both do).
+_WARMING = threading.Lock()
+_warmed = False
 
 
 @dataclass
@@ -225,3 +232,20 @@ class Pipeline:
             yield answer
             return
         yield from self.answer_llm(turn)
+
+
+def warm_up(settings: Settings) -> None:
+    """Load the embedder and the index and answer one throwaway question offline, once per process, so that a
+    server's first real question finds the ONNX session run, the lazy imports done and the sentence vectors read.
+    Failures are logged: the first real question meets and reports the same problem."""
+    global _warmed
+    with _WARMING:
+        if _warmed:
+            return
+        _warmed = True
+        try:
+            pipeline = Pipeline(settings)
+            question = next(iter(collection_for(settings.corpus_dir).examples), "What is this collection about?")
+            pipeline.answer_extractive(pipeline.prepare(question, mode="extractive"))
+        except Exception:  # noqa: BLE001 - the first question reports the same problem to the user
+            log.warning("warm-up failed; the first question will load the index itself", exc_info=True)

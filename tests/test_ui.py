@@ -388,3 +388,26 @@ def test_page_title_header_welcome_and_examples_come_from_the_collection(tiny_se
     (tiny_settings.corpus_dir / "collection.toml").unlink()
     bare = collection_for(tiny_settings.corpus_dir)  # no collection.toml: named after the folder
     assert bare.name == "corpus" and examples_for(bare) == DEFAULT_EXAMPLES
+
+
+def test_a_server_warms_up_once_and_a_failed_warm_up_is_logged_not_raised(monkeypatch, caplog, tmp_path):
+    """`rag ui` and the page both ask for a warm-up; it runs once, and a broken index waits for the first question."""
+    import logging
+
+    import rag
+    from rag import pipeline
+
+    monkeypatch.setattr(pipeline, "_warmed", False)
+    asked = []
+
+    def prepare(self, question, **kwargs):
+        asked.append((question, kwargs.get("mode")))
+        raise RuntimeError("index is corrupt")
+
+    monkeypatch.setattr(pipeline.Pipeline, "prepare", prepare)
+    settings = rag.Settings(corpus_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="rag.pipeline"):
+        pipeline.warm_up(settings)
+        pipeline.warm_up(settings)
+    assert asked == [("What is this collection about?", "extractive")]
+    assert "warm-up failed" in caplog.text

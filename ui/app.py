@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio reads matplotlib's backend around every event when matplotlib is installed; unset, that resolves the
+# backend by importing pyplot during the first question (0.2 s on an idle 2-core machine). The server is headless.
+os.environ.setdefault("MPLBACKEND", "agg")
 
 import gradio as gr  # noqa: E402
 
 import rag  # noqa: E402
 from rag.collection import collection_for  # noqa: E402
+from rag.pipeline import warm_up  # noqa: E402
 from rag.types import Answer, Retrieved  # noqa: E402
 
 from . import render  # noqa: E402
@@ -328,16 +332,17 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, setti
     """Start the chat page and block (what `rag ui` calls)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = settings or rag.Settings()
-    threading.Thread(target=_warm_up, args=(settings,), name="rag-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, args=(settings,), name="rag-warm-up", daemon=True).start()
     demo = build_app(settings).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-    return demo.launch(server_name=host, server_port=port, share=share)
+    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True)
+    _import_matplotlib()  # the page is up; take this off the first question
+    demo.block_thread()
 
 
-def _warm_up(settings: rag.Settings) -> None:
-    """Load the embedder and the index while the server starts, so the first question does not wait for them."""
-    from rag.pipeline import Pipeline
-
+def _import_matplotlib() -> None:
+    """Import matplotlib now if it is installed: Gradio imports it on the first event otherwise (benchmarks and
+    the evaluation report install it)."""
     try:
-        Pipeline(settings).reload()
-    except Exception:  # noqa: BLE001 - the first question reports the same problem to the user
-        log.exception("warm-up failed; the first question will load the index itself")
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass
