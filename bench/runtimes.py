@@ -33,7 +33,7 @@ import json, time
 from eval.gold import load_gold
 from eval.retrieval import split_figures
 from rag.api import ask
-    from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline
 from rag.config import Settings
 from rag.embed import embedder_for
 settings = Settings(mode="extractive")

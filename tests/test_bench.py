@@ -235,3 +235,24 @@ def test_rag_bench_forwards_to_the_benchmark(tmp_path, capsys):
 def test_every_benchmark_module_imports(module):
     """A benchmark that no test runs must at least import (a moved helper broke `bench.coldstart` once)."""
     importlib.import_module(f"bench.{module}")
+
+
+def _code_templates():
+    """(module, name, source) of every multi-line Python template a benchmark runs in a fresh interpreter."""
+    import ast
+
+    for path in sorted((Path(__file__).parent.parent / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id.endswith("_CODE") and isinstance(node.value, ast.Constant)):
+                yield path.stem, node.targets[0].id, node.value.value
+
+
+@pytest.mark.parametrize("module, name, source", list(_code_templates()), ids=lambda v: v if len(v) < 40 else "")
+def test_every_benchmark_code_template_is_valid_python(module, name, source):
+    """Templates are formatted, then run with `python -c`: a broken one only fails inside a long benchmark run."""
+    import ast
+    import string
+
+    fields = {f: "0" for _, f, _, _ in string.Formatter().parse(source) if f}
+    ast.parse(source.format(**{f.split("!")[0]: v for f, v in fields.items()}))
