@@ -26,6 +26,7 @@ from .types import Citation, Hit
 QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
                       r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_SOURCE_SCOPE = re.compile(r"\baccording to\b", re.I)  # names the source every part of the question is asked of
 REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
 _PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
@@ -141,9 +142,9 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
             return overview
     subject = subjects[0] if subjects else None
     keys = {subject.key} if subject else set()
-    allowed = {i for i, p in enumerate(passages) if not subject or subject.key in p.about}
+    about = {i for i, p in enumerate(passages) if not subject or subject.key in p.about}
     kinds = named_kinds(question)
-    allowed = {i for i in allowed if passages[i].hit.chunk.kind in kinds} or allowed
+    allowed = {i for i in about if passages[i].hit.chunk.kind in kinds} or about
     focus = ans.focus_terms(question, names, ask)
     absent = []
     years = [y for y in ans.figures(question) if _YEAR.fullmatch(y)]
@@ -180,7 +181,12 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     limit = max_sentences + int(ask.multipart)
     chosen = slot_first(select(cands, limit), typed or cands, ask)
     if ask.multipart:
-        chosen = _cover_parts(question, chosen, cands, passages, names, idf, limit)
+        # a part that names no kind of document draws on all the subject's passages ("The notes say …; which
+        # poster is X, and how far does it cut Y?": Y is in the poster), unless the question scopes every part
+        # ("According to the notes, what …, and how …?")
+        scoped = allowed == about or _SOURCE_SCOPE.search(question)
+        wider = cands if scoped else _candidates(question, qvec, passages, idf, about, keys)
+        chosen = _cover_parts(question, chosen, cands, passages, names, idf, limit, wider)
     text, citations, used = _compose(chosen, passages, label=subject is None)
     differ = disagreement([(c.sentence, passages[c.hit_rank].hit.chunk.id) for c in chosen],
                           {c.chunk_id: c.marker for c in citations})
@@ -215,12 +221,14 @@ def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[s
 
 
 def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate], passages: list[Passage],
-                 names: list[str], idf, limit: int) -> list[Candidate]:
+                 names: list[str], idf, limit: int, wider: list[Candidate] | None = None) -> list[Candidate]:
     """Each part of a multi-part question gets a sentence that answers it, when one of the candidates does: the
-    best-scored sentences often all answer the same part ("… which device, and what speedup?")."""
+    best-scored sentences often all answer the same part ("… which device, and what speedup?"). `wider`: the
+    candidates for a part that names no kind of document, when the question's named kinds narrowed `cands`."""
     chosen = list(chosen)
     answered_by: dict[int, set[int]] = {}  # position in chosen -> parts it answers
     for n, part in enumerate(intents.parts(question)):
+        pool = cands if wider is None or named_kinds(part) else wider
         ask = asked(part)
         focus = ans.focus_terms(part, names, ask)
 
@@ -228,7 +236,7 @@ def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate],
             return _answers_part(c, passages[c.hit_rank], part, ask, focus, names, idf)
 
         fits = [fit(c) for c in chosen]
-        best = max((c for c in cands if c not in chosen), key=lambda c: (*fit(c), c.score), default=None)
+        best = max((c for c in pool if c not in chosen), key=lambda c: (*fit(c), c.score), default=None)
         top = fit(best) if best is not None else (0.0, 0.0)
         bar = max(WEIGHTS.part_coverage, top[0] - WEIGHTS.part_margin)
         # a chosen sentence answers this part about as well as any could, in its own words too

@@ -45,3 +45,19 @@ def test_two_sources_that_disagree_on_a_figure_are_both_cited(real_settings):
     a = _ask("How much lower latency does CDLM get?", real_settings)
     assert "The sources give different figures for this" in a.text
     assert {c.chunk_id for c in a.citations} >= {"poster:3562", "notes:cdlm"}
+
+
+def test_a_part_that_names_no_document_kind_is_answered_from_any_of_the_subjects_passages(real_settings):
+    """The notes identify the poster; the figure asked in the second part is only in the poster's abstract."""
+    a = _ask("The notes group several FP8 posters together; which one is the casting-free FP8 recipe, and by how "
+             "much does it cut explicit cast operations?", real_settings)
+    assert not a.refused, a.text
+    assert "FP8-Flow-MoE" in a.text and "12 to 2" in a.text
+    assert {"notes:fp8-flow-moe", "poster:3514"} <= {c.chunk_id for c in a.citations}
+
+
+def test_according_to_a_kind_scopes_every_part_of_the_question(real_settings):
+    a = _ask("According to the notes, which poster is the casting-free FP8 recipe, and what does it target?",
+             real_settings)
+    assert not a.refused, a.text
+    assert a.citations and all(c.chunk_id.startswith("notes:") for c in a.citations)
