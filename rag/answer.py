@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .aliases import alias_phrase
 from .heuristics import SCORING, SUPPORT
-from .intents import answer_type, asks_about_people
+from .answerable import blank
+from .intents import answer_type, asks_about_people, holds_slot
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
 from .types import Chunk, Citation, Hit
@@ -168,15 +170,18 @@ def compose(chosen: list[Candidate], hits: list[Hit], label: bool = True,
     return " ".join(parts), citations
 
 
-def slot_first(chosen: list[Candidate], cands: list[Candidate], ask) -> list[Candidate]:
-    """Sentences holding the asked type first; when none of the chosen holds it, the best one that does joins."""
-    from .intents import holds_slot
-
+def slot_first(chosen: list[Candidate], cands: list[Candidate], ask, known: Sequence[str] = ()) -> list[Candidate]:
+    """Sentences holding the asked type first; when none of the chosen holds it, the best one that does joins.
+    What the question itself gives (`known`: "@vllm_project" for "the vLLM project") does not count as the type."""
     if ask.slot is None or not chosen:
         return chosen
-    holding = [c for c in chosen if holds_slot(c.sentence, ask)]
+
+    def holds(c: Candidate) -> bool:
+        return holds_slot(blank(c.sentence, known), ask)
+
+    holding = [c for c in chosen if holds(c)]
     if not holding:
-        extra = next((c for c in cands if holds_slot(c.sentence, ask) and c not in chosen), None)
+        extra = next((c for c in cands if holds(c) and c not in chosen), None)
         return chosen if extra is None else [extra, *chosen[:-1]] if len(chosen) > 1 else [extra]
     return holding + [c for c in chosen if c not in holding]
 

@@ -137,7 +137,14 @@ def blank(sentence: str, known: Iterable[str]) -> str:
     """The sentence with the given names blanked: what a question already says cannot be its answer."""
     for term in sorted({k for k in known if k}, key=len, reverse=True):
         sentence = re.sub(r"(?<![\w.,])" + re.escape(term) + r"(?![\w]|[.,]\d)", " ", sentence, flags=re.I)
-    return sentence
+    # "@vllm_project" is the account of the question's "vLLM (project)"
+    plain = {re.sub(r"\W|_", "", fold(k)) for k in known}
+
+    def own_account(m: re.Match) -> str:
+        handle = fold(m.group(1))
+        return " " if handle.replace("_", "") in plain or handle.split("_")[0] in plain else m.group(0)
+
+    return re.sub(r"@(\w+)", own_account, sentence)
 
 
 # A number the question states, not one inside a name ("SpecDiff-2", "Llama-3"): standing after a space or start.
@@ -148,7 +155,9 @@ def given(question: str, subject_names: Iterable[str], ask: Asked) -> list[str]:
     """What the question itself gives, which cannot be its answer: its numbers, and for a named thing (a model, a
     dataset, hardware) also its names and its subject's names."""
     numbers = [m.group(0) for m in _GIVEN_NUMBER.finditer(question)]
-    return numbers if ask.slot in ("number", "date", "person", "link") else [*subject_names, *named_terms(question), *numbers]
+    if ask.slot in ("number", "date", "link"):
+        return numbers
+    return [*subject_names, *named_terms(question), *numbers]
 
 
 def slot_answering(sentence: str, extra_tokens: set[str], cosine: float, focus: list[str], ask: Asked,

@@ -179,7 +179,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         own = [c for c in cands if passages[c.hit_rank].owner == subject.key] if subject else []
         return _refusal(missing, own or (cands if subject else []), passages)
     limit = max_sentences + int(ask.multipart)
-    chosen = slot_first(select(cands, limit), typed or cands, ask)
+    chosen = slot_first(select(cands, limit), typed or cands, ask, known)
     if ask.multipart:
         # a part that names no kind of document draws on all the subject's passages ("The notes say …; which
         # poster is X, and how far does it cut Y?": Y is in the poster), unless the question scopes every part
@@ -289,7 +289,7 @@ def _compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects:
                 lead[len(chosen)] = f"The documents don't report this for {s.name}; they say:"
                 chosen += said
             continue
-        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick)
+        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick, known)
     if len(lacking) == len(subjects):
         missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
                   f"{ans._join([s.name for s in subjects])}."

@@ -49,6 +49,10 @@ _HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\
                    r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
                    r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
                    r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d|NVMe|SSDs?|HDDs?|HBM\d?e?|DRAM|CXL|FPGAs?)\b")
+# Capitalised words that do not make a person's name with their neighbour ("Bellevue May", "The Results").
+_NOT_A_NAME = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Monday|"
+               r"Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|The|A|An|This|These|That|Our|We|In|On|At|For|"
+               r"With|From|Full|New)")
 SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website|arxiv|doi)\b|\bcode\b(?=.*\b(?:available|released|public|open)\b)"
                         r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
@@ -80,7 +84,8 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                        r"firms?|startups?)(?:['’]s)?\b"),
             re.compile(r"(?<=[\w,;:)] )(?:[A-Z][\w&.-]*[A-Za-z0-9]|[a-z]+[A-Z][\w-]*)")),
     "person": (re.compile(r"\bwho\b|\bwhich (?:person|people|researchers?|speakers?|authors?)\b|\bwhose\b"),
-               re.compile(r"@\w+|\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+\b|\b(?:University|Institute|Inc|Labs?|Research|"
+               re.compile(rf"@\w+|\b(?!{_NOT_A_NAME}\b)[A-Z][a-z]+(?: [A-Z]\.)? (?!{_NOT_A_NAME}\b)[A-Z][a-z]+\b"
+                          r"|\b(?:University|Institute|Inc|Labs?|Research|"
                           r"Google|Meta|NVIDIA|Microsoft|Amazon|Apple|ByteDance|Alibaba|OpenAI|Anthropic|team)\b")),
     "number": (re.compile(r"\bhow (?:many|much|fast|large|big|long|often|far|high|low|small|accurate)\b|\bspeed ?ups?\b|\bpercent\w*\b|"
                           r"\bby what (?:factor|margin|percentage)\b|\bwhat(?= (?:fraction|share|ratio|speedup|throughput|"
@@ -97,8 +102,9 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
 _MODEL_NAME = re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
                          r"|\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Za-z]+-?\d[\w.-]*)\b")
 _MODEL_SIZE_CUE = re.compile(r"\bsizes?\b|\bparameters?\b|\bparams\b|\bhow (?:big|large)\b")
-SLOT_ORDER = ("link", "hardware", "model", "dataset", "baseline", "name", "date", "org", "person", "number")
+SLOT_ORDER = ("link", "hardware", "model", "dataset", "org", "baseline", "name", "date", "person", "number")
 # "How many GPUs", "how much memory": a count or amount is asked, whatever noun follows.
+_WHO_FIRST = re.compile(r"\s*(?:who|whom|whose)\b")
 _AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
 
 # A unit the question asks for: the number in the answer must carry it.
@@ -110,6 +116,9 @@ UNITS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "percent": (re.compile(r"\bpercent\w*\b|%|\brates?\b"), re.compile(r"\d\s?%|\bpercent", re.I)),
     "factor": (re.compile(r"\bspeed ?ups?\b|\bhow much faster\b|\bby what factor\b|\bhow many times\b"),
                re.compile(r"\d\s?(?:×|x\b|times\b|-fold)|\border(?:s)? of magnitude", re.I)),
+    # a change asked for ("what throughput gain", "how much energy savings"): a factor or a percentage
+    "relative": (re.compile(r"\b(?:gains?|improvements?|reductions?|savings?|faster|slower)\b"),
+                 re.compile(r"\d\s?(?:×|x\b|times\b|-fold|%)|\border(?:s)? of magnitude|\bpercent", re.I)),
     "parameters": (re.compile(r"\bparameters?\b|\bparams\b"),
                    re.compile(r"\d\s?[BMT]\b|\b(?:billion|million|trillion)\b|\d[\d.,]*\s?(?:parameters|params)\b")),
     "energy": (re.compile(r"\benergy\b|\bpower\b|\bwatts?\b|\bjoules?\b"),
@@ -162,7 +171,12 @@ def parts(question: str) -> list[str]:
 def asked(question: str) -> Asked:
     """The form of a question and the type of detail it asks for."""
     q = fold(question)
-    slot = "number" if _AMOUNT.search(q) else next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
+    if _AMOUNT.search(q):
+        slot = "number"
+    elif _WHO_FIRST.match(q):  # "Who gave the open-source talk …?" asks for a person, whatever else it mentions
+        slot = "person"
+    else:
+        slot = next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
     if slot is None and not _GIVEN_FIGURE.search(q) and any(cue.search(q) for name, (cue, _) in UNITS.items()
                                                             if name in _UNIT_ALONE):
         slot = "number"  # "… in milliseconds", "… in GB": a unit named alone asks for a figure (not "took 40 minutes")

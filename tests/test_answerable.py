@@ -29,8 +29,11 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("When an LLM writes tuning code, does extra context help?", None, None),  # "when" opens a clause
     ("When and where did MLSys 2026 take place?", "date", None),
     ("What took about 40 minutes on my laptop?", None, None),  # the figure is given, not asked for
-    ("What GPU throughput gain did it deliver in production?", "number", None),  # "GPU" modifies the amount
+    ("What GPU throughput gain did it deliver in production?", "number", "relative"),  # "GPU" modifies the amount
     ("Which dataset size did X use?", None, None),
+    ("How much energy savings does FooServe report?", "number", "relative"),  # a change: a factor or a share
+    ("Which company is 'AcmeCo', whose scheduler FooServe is compared against?", "org", None),  # the head noun
+    ("Who gave the open-source talk on behalf of FooServe?", "person", None),  # "who" first, not the link cue
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
@@ -233,3 +236,20 @@ def test_a_part_is_answered_by_a_sentence_that_says_it_not_one_that_borrows_its_
     chosen = _cover_parts("What kind of drafter does FooDec use, and what speed-up over standard decoding does it "
                           "report?", cands[:2], cands, [passage], ["FooDec"], lambda t: 1.0, limit=3)
     assert cands[2] in chosen and cands[0] in chosen
+
+
+@pytest.mark.parametrize("sentence, holds", [
+    ("Huizi Mao confirms the award.", True),
+    ("Thanks to @achowdhery for the duel.", True),
+    ("I will be around in Bellevue May 18-21.", False),  # a place and a month
+    ("The Results: FooServe wins.", False),
+])
+def test_a_person_is_a_name_or_an_account_not_any_two_capitalised_words(sentence, holds):
+    assert holds_slot(sentence, asked("Who presented FooServe?")) is holds
+
+
+def test_the_questions_own_account_is_given_not_an_answer():
+    question = "Who spoke on behalf of the vLLM project?"
+    known = ans.given(question, [], asked(question))
+    assert "@vllm_project" not in ans.blank("A talk on behalf of @vllm_project by @someone_else.", known)
+    assert "@someone_else" in ans.blank("A talk on behalf of @vllm_project by @someone_else.", known)
