@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .heuristics import THRESHOLDS, Answerability
-from .intents import Asked, holds_slot, without_cues
+from .intents import Asked, asked, asked_nouns, holds_slot, without_cues
 from .text import STOPWORDS, content_tokens, fold, numbers_in, stem
 
 
@@ -108,6 +108,19 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
              if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
     numbers = [n for n in figures(question) if n not in numbers_in(corpus_folded)]
     return names + [n for n in numbers if not any(n in fold(x) for x in names)]
+
+
+def unseen_asked(question: str, vocabulary: set[str], th: Answerability = THRESHOLDS) -> list[str]:
+    """The nouns a which/what question asks for ("which room", "what banquet venue") that no document uses at all:
+    the documents cannot say which one."""
+    def unseen(word: str) -> bool:  # a hyphenated word counts as used when any of its parts is ("decode-time")
+        tokens = content_tokens(re.sub(r"[^\w\s]", " ", word))
+        return bool(tokens) and all(t not in vocabulary and len(t) >= th.unseen_min_chars and not t[0].isdigit()
+                                    for t in tokens)
+
+    # the phrase's last word is its noun; a noun that names a type of answer ("what date", "which company") is
+    # answered by a date or a name, not by the word itself
+    return [noun for noun in asked_nouns(question) if unseen(noun.split()[-1]) and asked(f"which {noun}?").slot is None]
 
 
 def absent_names(question: str, passages_folded: str, subject_names: Iterable[str], df: Callable[[str], float],

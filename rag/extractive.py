@@ -134,6 +134,10 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     if unknown:
         return Composed(ans.missing_sentence(question, ask, None, [], unknown=unknown), [], True,
                         "Refused: the question names something no document mentions.")
+    unseen = ans.unseen_asked(question, corpus.vocabulary)
+    if unseen:
+        missing = f"The documents don't mention {ans._join(unseen)}."
+        return Composed(missing, [], True, f"Refused: {missing}")
     if len(subjects) >= 2:
         return _compare(question, qvec, passages, subjects, ask, idf)
     if not subjects and ask.overview and not ask.identify:

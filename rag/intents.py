@@ -230,6 +230,19 @@ _KIND_WORDS = {label.split()[-1]: kind for kind, label in KIND_LABELS.items()} |
 _KIND_RE = re.compile(r"\b(" + "|".join(map(re.escape, _KIND_WORDS)) + r")s?\b")
 
 
+# "which room", "what convention center", "what kind of drafter": the noun a which/what question asks for, up to
+# the verb or preposition that ends its phrase.
+_WH_END = (r"does|did|do|is|was|were|are|has|have|had|can|could|will|would|of|in|on|at|for|from|to|and|or|that|"
+           r"which|be|been|made|held|used|hosted|the|a|an|it|its|they|their")
+_WH_HEAD = re.compile(rf"\b(?:which|what)\s+(?:(?:kind|type|sort|form)s?\s+of\s+)?(?!(?:{_WH_END})\b)"
+                      rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)(?=\s+(?:{_WH_END})\b|\s*[?,]|$)")
+
+
+def asked_nouns(question: str) -> list[str]:
+    """The nouns a which/what question asks for ("In which room and at what time …?": room, time)."""
+    return [m.group(1) for m in _WH_HEAD.finditer(fold(question))]
+
+
 def named_kinds(question: str) -> set[str]:
     """The kinds of document a question names ("what do the notes say …" names the notes)."""
     return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(question))}

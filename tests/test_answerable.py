@@ -253,3 +253,12 @@ def test_the_questions_own_account_is_given_not_an_answer():
     known = ans.given(question, [], asked(question))
     assert "@vllm_project" not in ans.blank("A talk on behalf of @vllm_project by @someone_else.", known)
     assert "@someone_else" in ans.blank("A talk on behalf of @vllm_project by @someone_else.", known)
+
+
+def test_a_which_noun_no_document_uses_cannot_be_answered():
+    vocabulary = {"talk", "gpu", "benchmark", "speed-up", "speed", "decod", "time"}
+    assert ans.unseen_asked("In which room and at what exact time was the FooServe talk?", vocabulary) == ["room"]
+    assert ans.unseen_asked("Which GPUs and which benchmarks did FooServe use?", vocabulary) == []
+    assert ans.unseen_asked("On what date did FooServe ship?", vocabulary) == []  # a date answers, not the word
+    assert ans.unseen_asked("Which company co-hosted the luncheon?", vocabulary) == []  # a name answers
+    assert ans.unseen_asked("What decode-time speed-up does FooServe get?", vocabulary) == []  # a part is used
