@@ -91,6 +91,7 @@ def _variants(term: str) -> tuple[tuple[str, re.Pattern], ...]:
     return tuple((v, re.compile(r"(?<![\w])" + re.escape(v))) for v in sorted(variants) if v)
 
 
+_EXAMPLES = re.compile(r"\b(?:such as|e\.g\.,?)\s+((?:[\w.+-]+(?:,\s*|\s+(?:or|and)\s+))*[\w.+-]+)", re.I)
 COINED = re.compile(r"[a-z][A-Z]|[A-Z]{2}|[A-Za-z]\d|\d[A-Za-z]")
 
 
@@ -106,6 +107,10 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
     subject = {fold(n) for n in subject_names}
     names = [n for n in named_terms(question)
              if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
+    # examples the question names ("compressors such as zstd or gzip"), none of which any document mentions
+    examples = [e for m in _EXAMPLES.finditer(question) for e in re.split(r",\s*|\s+(?:or|and)\s+", m.group(1))]
+    if examples and not any(mentions(corpus_folded, e) for e in examples):
+        names += [e for e in examples if e not in names]
     numbers = [n for n in figures(question) if n not in numbers_in(corpus_folded)]
     return names + [n for n in numbers if not any(n in fold(x) for x in names)]
 

@@ -262,3 +262,10 @@ def test_a_which_noun_no_document_uses_cannot_be_answered():
     assert ans.unseen_asked("On what date did FooServe ship?", vocabulary) == []  # a date answers, not the word
     assert ans.unseen_asked("Which company co-hosted the luncheon?", vocabulary) == []  # a name answers
     assert ans.unseen_asked("What decode-time speed-up does FooServe get?", vocabulary) == []  # a part is used
+
+
+def test_examples_the_question_names_that_no_document_mentions_are_unknown():
+    corpus = "shannonic codec compression ans quantized weights h100 gpus"
+    assert ans.unknown_names("How does Shannonic compare with compressors such as zstd or gzip?", corpus) == \
+        ["zstd", "gzip"]
+    assert ans.unknown_names("Does it beat codecs such as ANS or zstd?", corpus) == []  # one of them is there
