@@ -83,10 +83,13 @@ def load_prompts(folder: Path | None = None) -> Prompts:
 
 
 def format_source(n: int, hit: Hit, max_chars: int = 1500) -> str:
-    """One numbered source as the model sees it: number, label, title, a table row's authors/institutions, text."""
+    """One numbered source as the model sees it: number, label, title, other names, a table row's authors and
+    institutions, text."""
     ch = hit.chunk
     head = f"[{n}] ({label_of(ch.kind, ch.metadata)}) {ch.title}"
     lines = [head]
+    if ch.metadata.get("aliases"):  # the other names a reviewed link gives it ("GUARD" for NodeSweep's poster)
+        lines.append("Also called: " + "; ".join(ch.metadata["aliases"]))
     if ch.metadata.get("table_row"):
         if ch.metadata.get("authors"):
             lines.append("Authors: " + ", ".join(ch.metadata["authors"]))

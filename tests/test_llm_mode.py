@@ -81,6 +81,19 @@ def test_source_block_carries_number_kind_title_and_poster_metadata():
     assert "Authors: Ada Lovelace" in block and "Institutions: Amazon" in block
 
 
+def test_a_label_naming_a_sources_other_name_passes_the_check():
+    """A reviewed link gives the poster another name; the answer may call it by both and still cite the poster."""
+    from rag.grounding import check_answer
+
+    ch = Chunk("poster:1", "poster", "FooServe: Fast Serving", "FooServe cuts p99 latency by 2.1x on vLLM traces.",
+               {"name": "FooServe", "aliases": ["BarCache"], "table_row": "poster"})
+    block = format_source(1, Hit(ch, 1.0))
+    assert "Also called: BarCache" in block
+    checked = check_answer("FooServe (called BarCache in the poster notes): FooServe cuts p99 latency by 2.1x on vLLM "
+                           "traces [1].", [block], "How much does FooServe cut latency?", lambda s: False, 0.5, "")
+    assert checked.failed == 0 and checked.cited, checked.unsupported
+
+
 # ---- citation parsing and checking ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body,expected", [("1", [1]), ("1, 3", [1, 3]), ("source 2", [2]), ("2-4", [2, 3, 4]),
