@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .heuristics import THRESHOLDS, Answerability
 from .intents import Asked, asked, asked_nouns, holds_slot, without_cues
@@ -100,13 +100,19 @@ def figures(question: str) -> set[str]:
     return numbers_in(" ".join(m.group(1) for m in _FIGURE.finditer(question)))
 
 
-def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str] = ()) -> list[str]:
+def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str] = (),
+                  initials: frozenset[str] | Callable[[], frozenset[str]] = frozenset()) -> list[str]:
     """Coined names (LoongServe, DeepSeek-V5, Qwen2.5-32B) and numbers in the question that no document mentions.
 
-    A plain capitalised word (Wednesday, Redmond) is not enough: documents abbreviate and paraphrase those."""
+    A plain capitalised word (Wednesday, Redmond) is not enough: documents abbreviate and paraphrase those. Nor
+    is an all-capitals name that spells the initials of words the documents use (`initials`, or a function that
+    gives them: LBNL for Lawrence Berkeley National Laboratory)."""
     subject = {fold(n) for n in subject_names}
     names = [n for n in named_terms(question)
              if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
+    if any(n.isupper() for n in names):
+        known = initials() if callable(initials) else initials
+        names = [n for n in names if not (n.isupper() and n.isalpha() and n.lower() in known)]
     # examples the question names ("compressors such as zstd or gzip"), none of which any document mentions
     examples = [e for m in _EXAMPLES.finditer(question) for e in re.split(r",\s*|\s+(?:or|and)\s+", m.group(1))]
     if examples and not any(mentions(corpus_folded, e) for e in examples):
@@ -250,14 +256,37 @@ def no_stop(tokens: Iterable[str]) -> set[str]:
 class CorpusText:
     """Every chunk's folded text and content-word vocabulary: does (and how often do) the documents mention a name."""
 
-    def __init__(self, folded_chunks: list[str], vocabulary: set[str]) -> None:
+    def __init__(self, folded_chunks: list[str], vocabulary: set[str], texts: Iterable[str] = ()) -> None:
         self.chunks = folded_chunks
         self.vocabulary = vocabulary
         self.folded = " ".join(folded_chunks)
+        self._texts = texts  # as written, for the initials of names (read only when a question needs them)
         self._df: dict[str, int] = {}
+
+    @cached_property
+    def initialisms(self) -> frozenset[str]:
+        """The initials of every run of capitalised words the documents use ("lbnl" for Lawrence Berkeley National
+        Laboratory): a question may name an institution or system by its initials."""
+        return initialisms(self._texts)
 
     def df(self, term: str) -> float:
         """Share of chunks that mention the term."""
         if term not in self._df:
             self._df[term] = sum(1 for t in self.chunks if mentions(t, term)) / max(1, len(self.chunks))
         return self._df[term]
+
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w&-]*(?:\s+(?:(?:of|and|for|the|de|&)\s+)?[A-Z][\w&-]*)+")
+
+
+def initialisms(texts: Iterable[str], longest: int = 6) -> frozenset[str]:
+    """Lower-cased initials of each run of 2 to `longest` consecutive capitalised words (small joining words
+    skipped) in the texts."""
+    out: set[str] = set()
+    for text in texts:
+        for m in _CAPITALISED_RUN.finditer(text):
+            letters = [w[0].lower() for w in m.group(0).split() if w[:1].isupper()]
+            for i in range(len(letters)):
+                for j in range(i + 2, min(len(letters), i + longest) + 1):
+                    out.add("".join(letters[i:j]))
+    return frozenset(out)

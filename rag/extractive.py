@@ -130,7 +130,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         return Composed(REFUSAL_TEXT, [], True, "Refused: the question is an instruction, not a question.")
     ask = asked(question)
     names = [n for s in subjects for n in s.names]
-    unknown = ans.unknown_names(question, corpus.folded, names)
+    unknown = ans.unknown_names(question, corpus.folded, names, lambda: corpus.initialisms)
     if unknown:
         return Composed(ans.missing_sentence(question, ask, None, [], unknown=unknown), [], True,
                         "Refused: the question names something no document mentions.")

@@ -33,7 +33,8 @@ class LoadedCorpus:
         self.positions: dict[str, int] = {c.id: i for i, c in enumerate(index.chunks)}
         self.by_id: dict[str, Chunk] = {c.id: c for c in index.chunks}
         # Everything the documents say, folded once: a name the question uses that is not in here is unknown.
-        self.corpus_text = CorpusText(list(retriever.folded), retriever.vocabulary)
+        self.corpus_text = CorpusText(list(retriever.folded), retriever.vocabulary,
+                                      (c.search_text for c in index.chunks))
         self.posters: list[Poster] = structured.paper_table(index.chunks)
 
     @cached_property

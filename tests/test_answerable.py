@@ -269,3 +269,13 @@ def test_examples_the_question_names_that_no_document_mentions_are_unknown():
     assert ans.unknown_names("How does Shannonic compare with compressors such as zstd or gzip?", corpus) == \
         ["zstd", "gzip"]
     assert ans.unknown_names("Does it beat codecs such as ANS or zstd?", corpus) == []  # one of them is there
+
+
+def test_initials_of_words_the_documents_use_are_not_unknown_names():
+    texts = ["Authors from Lawrence Berkeley National Laboratory and the Korea Advanced Institute of Science & Technology"]
+    known = ans.initialisms(texts)
+    assert {"lbnl", "kaist"} <= known and "lbl" not in known
+    folded = "accelopt lawrence berkeley national laboratory"
+    assert ans.unknown_names("How does the LBNL study compare with AccelOpt?", folded, [], known) == []
+    assert ans.unknown_names("How does the LBNL study compare with AccelOpt?", folded, [], lambda: known) == []
+    assert ans.unknown_names("How does the ORNL study compare with AccelOpt?", folded, [], known) == ["ORNL"]
