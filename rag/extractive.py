@@ -2,125 +2,41 @@
 
 Pure: passages (hits with their sentences, sentence vectors and the subjects they are about) in, composed text out.
 Four shapes of answer: a refusal that says what is missing (and what the documents do say about the subject),
-a one-subject answer drawn only from that subject's passages, a comparison with each named system's own cited
-sentences, and an overview with one cited line per relevant poster.
+a one-subject answer drawn only from that subject's passages (each part of a multi-part question answered), a
+comparison with each named system's own cited sentences, and an overview with one cited line per relevant poster
+(the last two in `rag.comparison`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import answerable as ans, intents
-from .answer import REFUSAL_TEXT, Candidate, compose, score_sentences, select, slot_first
-from .intents import Asked, asked, holds_slot, named_kinds
+from .answer import REFUSAL_TEXT, Candidate, select, slot_first
 from .answerable import CorpusText
+from .comparison import compare, overview
 from .disagree import disagreement
 from .heuristics import WEIGHTS
+from .intents import Asked, asked, holds_slot, named_kinds
+from .passage import REFUSAL_CONTEXT, Composed, Passage, Subject, candidates, compose_chosen, refusal, title_tokens
 from .text import content_tokens, fold, looks_like_instruction, numbers_in
-from .types import Citation, Hit
 
+__all__ = ["REFUSAL_CONTEXT", "Composed", "Passage", "Subject", "compose_answer"]
 
-# "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
-QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
-                      r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _SOURCE_SCOPE = re.compile(r"\baccording to\b", re.I)  # names the source every part of the question is asked of
-REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
-# Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
-_PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
-                            re.I)
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A system the question names: its key (a poster id, or a passage id), display name and all its names."""
-
-    key: str
-    name: str
-    names: tuple[str, ...]
-
-
-@dataclass
-class Passage:
-    """A retrieved (or subject) chunk, its candidate sentences and vectors, and which subjects it is about."""
-
-    hit: Hit
-    sentences: list[str]
-    vectors: np.ndarray
-    about: frozenset[str] = frozenset()  # subject keys it names or belongs to
-    owner: str | None = None  # the subject key whose own passage (poster or notes entry) this is
-    context_tokens: frozenset[str] | None = field(default=None, repr=False)  # cached by _title_tokens
-
-
-@dataclass
-class Composed:
-    """A composed answer before it becomes an `Answer`."""
-
-    text: str
-    citations: list[Citation]
-    refused: bool
-    note: str = ""
-    used: list[Hit] = field(default_factory=list)
-
-
-def _candidates(question: str, qvec: np.ndarray, passages: list[Passage], idf, allowed: set[int],
-                subject_keys: set[str]) -> list[Candidate]:
-    """Scored sentences of the allowed passages (hit_rank = index into passages), without sentences that cannot
-    stand alone outside their own system's passage, bare titles, questions or injected instructions."""
-    idx = sorted(allowed)
-    cands = score_sentences(question, qvec, [passages[i].hit for i in idx], [passages[i].sentences for i in idx],
-                            [passages[i].vectors for i in idx], idf)
-    out = []
-    for c in cands:
-        p = passages[idx[c.hit_rank]]
-        if looks_like_instruction(c.sentence) or _bare_title(c.sentence, p.hit) or not _has_words(c.sentence):
-            continue
-        if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)):
-            continue
-        out.append(Candidate(idx[c.hit_rank], c.sentence, c.score, c.lexical, c.dense))
-    return out
-
-
-def _has_words(sentence: str) -> bool:
-    """Whether anything but reference numbers is left of a sentence ("[12][41]" alone is not an answer)."""
-    return bool(content_tokens(re.sub(r"\[\d{1,3}\]", " ", sentence)))
-
-
-def _bare_title(sentence: str, hit: Hit) -> bool:
-    words = set(content_tokens(sentence))
-    return bool(words) and words <= set(content_tokens(hit.chunk.title)) | set(content_tokens(hit.chunk.metadata.get("name") or ""))
-
-
-def _title_tokens(p: Passage) -> frozenset[str]:
-    """Words every sentence of a passage stands under: its title, names and institutions; in a short passage (a
-    tweet, a notes bullet) every sentence also stands under the others ("Code: https://…" is about the tweet)."""
-    if p.context_tokens is None:  # asked once per candidate sentence: worked out once per passage
-        meta = p.hit.chunk.metadata
-        names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
-        context = p.sentences if len(p.sentences) <= WEIGHTS.short_passage else []
-        p.context_tokens = frozenset(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
-    return p.context_tokens
 
 
 def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf,
                     known: list[str]) -> list[Candidate]:
     return [c for c in cands
-            if ans.slot_answering(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf, known)]
+            if ans.slot_answering(c.sentence, title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf, known)]
 
 
 def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], idf, parts: int = 1) -> bool:
-    return ans.covered([(c.sentence, _title_tokens(passages[c.hit_rank]), c.dense) for c in cands], focus, idf,
+    return ans.covered([(c.sentence, title_tokens(passages[c.hit_rank]), c.dense) for c in cands], focus, idf,
                        parts=parts)
-
-
-def _compose(chosen: list[Candidate], passages: list[Passage], label: bool,
-             lead: dict[int, str] | None = None) -> tuple[str, list[Citation], list[Hit]]:
-    hits = [p.hit for p in passages]
-    text, citations = compose(chosen, hits, label=label, lead=lead)
-    used = [hits[i] for i in dict.fromkeys(c.hit_rank for c in chosen)]
-    return text, citations, used
 
 
 def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], idf,
@@ -139,11 +55,11 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         missing = f"The documents don't mention {ans._join(unseen)}."
         return Composed(missing, [], True, f"Refused: {missing}")
     if len(subjects) >= 2:
-        return _compare(question, qvec, passages, subjects, ask, idf)
+        return compare(question, qvec, passages, subjects, ask, idf)
     if not subjects and ask.overview and not ask.identify:
-        overview = _overview(question, qvec, passages, idf)
-        if overview is not None:
-            return overview
+        listed = overview(question, qvec, passages, idf)
+        if listed is not None:
+            return listed
     subject = subjects[0] if subjects else None
     keys = {subject.key} if subject else set()
     about = {i for i, p in enumerate(passages) if not subject or subject.key in p.about}
@@ -166,7 +82,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         if unseen and ans.coverage(focus, set(unseen), idf) >= ans.THRESHOLDS.unseen_share:
             missing = f"The documents don't mention {ans.focus_phrase(question, unseen)}."
             return Composed(missing, [], True, f"Refused: {missing}")
-    cands = _candidates(question, qvec, passages, idf, allowed, keys)
+    cands = candidates(question, qvec, passages, idf, allowed, keys)
     known = ans.given(question, names, ask)
     typed = _slot_answering(cands, passages, focus, ask, idf, known) if ask.slot else cands
     # A typed detail must be there; an open question about a named subject ("how does X work?") is answered from
@@ -181,7 +97,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     if absent or unanswered:
         missing = ans.missing_sentence(question, ask, subject.name if subject else None, focus, absent=absent)
         own = [c for c in cands if passages[c.hit_rank].owner == subject.key] if subject else []
-        return _refusal(missing, own or (cands if subject else []), passages)
+        return refusal(missing, own or (cands if subject else []), passages)
     limit = max_sentences + int(ask.multipart)
     chosen = slot_first(select(cands, limit), typed or cands, ask, known)
     if ask.multipart:
@@ -189,9 +105,9 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         # poster is X, and how far does it cut Y?": Y is in the poster), unless the question scopes every part
         # ("According to the notes, what …, and how …?")
         scoped = allowed == about or _SOURCE_SCOPE.search(question)
-        wider = cands if scoped else _candidates(question, qvec, passages, idf, about, keys)
+        wider = cands if scoped else candidates(question, qvec, passages, idf, about, keys)
         chosen = _cover_parts(question, chosen, cands, passages, names, idf, limit, wider)
-    text, citations, used = _compose(chosen, passages, label=subject is None)
+    text, citations, used = compose_chosen(chosen, passages, label=subject is None)
     differ = disagreement([(c.sentence, passages[c.hit_rank].hit.chunk.id) for c in chosen],
                           {c.chunk_id: c.marker for c in citations})
     text = f"{text} {differ}" if differ else text
@@ -221,7 +137,7 @@ def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[s
     if not focus:
         return 1.0, 1.0
     own = set(content_tokens(c.sentence))
-    return ans.coverage(focus, own | _title_tokens(p), idf), ans.coverage(focus, own, idf)
+    return ans.coverage(focus, own | title_tokens(p), idf), ans.coverage(focus, own, idf)
 
 
 def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate], passages: list[Passage],
@@ -260,81 +176,3 @@ def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate],
         answered_by[len(chosen)] = {n}
         chosen.append(best)
     return chosen
-
-
-def _refusal(missing: str, context: list[Candidate], passages: list[Passage]) -> Composed:
-    """A refusal: what is missing, then (for a named subject) what the documents do say about it, cited."""
-    chosen = select(context, WEIGHTS.refusal_context, per_chunk=WEIGHTS.refusal_context)
-    if not chosen:
-        return Composed(missing, [], True, f"Refused: {missing}")
-    text, citations, used = _compose(chosen, passages, label=False)
-    return Composed(f"{missing} {REFUSAL_CONTEXT} {text}", citations, True, f"Refused: {missing}", used)
-
-
-def _compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], ask: Asked,
-             idf) -> Composed:
-    """Each named system's own best sentences, cited; a side without the asked detail is said to lack it."""
-    names = [n for s in subjects for n in s.names]
-    focus = ans.focus_terms(question, names, ask)
-    pick = ask if ask.slot or not QUANTITY.search(question) else Asked("number")
-    chosen: list[Candidate] = []
-    lacking: list[str] = []
-    lead: dict[int, str] = {}
-    for s in subjects:
-        allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
-        cands = _candidates(question, qvec, passages, idf, allowed, {s.key})
-        # The side is named, so its sentences are on topic: holding the asked type is enough.
-        known = ans.given(question, names, ask)
-        good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
-        if not good:  # say that this side lacks it, then what its own passages do say (cited)
-            lacking.append(s.name)
-            said = select([c for c in cands if passages[c.hit_rank].owner == s.key] or cands, 1)
-            if said:
-                lead[len(chosen)] = f"The documents don't report this for {s.name}; they say:"
-                chosen += said
-            continue
-        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick, known)
-    if len(lacking) == len(subjects):
-        missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
-                  f"{ans._join([s.name for s in subjects])}."
-        return _refusal(missing, chosen, passages)
-    text, citations, used = _compose(chosen, passages, label=True, lead=lead)
-    text += "".join(f" The documents don't report this for {name}." for name in lacking
-                    if f"report this for {name};" not in text)
-    return Composed(text, citations, False, used=used)
-
-
-def _only_about(p: Passage, s: Subject, subjects: list[Subject]) -> bool:
-    """A passage speaks for one side when it is that side's own, or names no other compared system."""
-    return p.owner == s.key or not any(o.key in p.about for o in subjects if o.key != s.key)
-
-
-_DOES = re.compile(r"\b(?:we (?:present|propose|introduce|design|build|develop)|this (?:paper|work) (?:presents|proposes|"
-                   r"introduces))\b", re.I)
-
-
-def _says_what_it_does(sentence: str, p: Passage) -> bool:
-    """A sentence that names its poster's system or says "we present/propose …"."""
-    name = p.hit.chunk.metadata.get("name") or ""
-    return bool(_DOES.search(sentence) or (name and fold(name) in fold(sentence)))
-
-
-def _overview(question: str, qvec: np.ndarray, passages: list[Passage], idf) -> Composed | None:
-    """One cited line per relevant poster, most relevant first; None when fewer than two posters fit.
-
-    A poster's relevance is its best sentence's score; its line is the sentence that says what it does (names
-    its system or "we present …") when one scores within reach, else its best sentence."""
-    owned = {i for i, p in enumerate(passages) if p.owner}
-    best: dict[str, Candidate] = {}
-    line: dict[str, Candidate] = {}
-    for c in _candidates(question, qvec, passages, idf, owned, set()):
-        key = passages[c.hit_rank].owner
-        best.setdefault(key, c)
-        if key not in line and _says_what_it_does(c.sentence, passages[c.hit_rank]):
-            line[key] = c
-    ranked = sorted((k for k in best if best[k].score >= WEIGHTS.overview_min_score), key=lambda k: -best[k].score)
-    chosen = [line.get(k, best[k]) for k in ranked[:WEIGHTS.overview_items]]
-    if len(chosen) < 2:
-        return None
-    text, citations, used = _compose(chosen, passages, label=True)
-    return Composed(text, citations, False, used=used)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .answerable import COINED, mentions, named_terms
-from .extractive import Passage, Subject
+from .passage import Passage, Subject
 from .heuristics import SUBJECTS
 from .papertable import ROW_KEY
 from .text import STOPWORDS, fold

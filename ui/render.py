@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.extractive import REFUSAL_CONTEXT
+from rag.passage import REFUSAL_CONTEXT
 from rag.types import Answer, Citation, Hit, label_of
 
 # Markers the answerer writes: "[3]". Leading whitespace is absorbed so the footnote hugs the word before it.

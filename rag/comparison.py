@@ -1,0 +1,87 @@
+"""Answers that span several posters: a comparison of the systems a question names, and an overview of the posters
+on a topic. Pure, like `rag.extractive`, which calls them."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from . import answerable as ans
+from .answer import Candidate, slot_first, select
+from .heuristics import WEIGHTS
+from .intents import Asked, holds_slot
+from .passage import Composed, Passage, Subject, candidates, compose_chosen, refusal
+from .text import fold
+
+# "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
+QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
+                      r"how much|throughput|latency|claim\w*|report\w*)\b", re.I)
+
+
+def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], ask: Asked,
+             idf) -> Composed:
+    """Each named system's own best sentences, cited; a side without the asked detail is said to lack it."""
+    names = [n for s in subjects for n in s.names]
+    focus = ans.focus_terms(question, names, ask)
+    pick = ask if ask.slot or not QUANTITY.search(question) else Asked("number")
+    chosen: list[Candidate] = []
+    lacking: list[str] = []
+    lead: dict[int, str] = {}
+    for s in subjects:
+        allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
+        cands = candidates(question, qvec, passages, idf, allowed, {s.key})
+        # The side is named, so its sentences are on topic: holding the asked type is enough.
+        known = ans.given(question, names, ask)
+        good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
+        if not good:  # say that this side lacks it, then what its own passages do say (cited)
+            lacking.append(s.name)
+            said = select([c for c in cands if passages[c.hit_rank].owner == s.key] or cands, 1)
+            if said:
+                lead[len(chosen)] = f"The documents don't report this for {s.name}; they say:"
+                chosen += said
+            continue
+        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick, known)
+    if len(lacking) == len(subjects):
+        missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
+                  f"{ans._join([s.name for s in subjects])}."
+        return refusal(missing, chosen, passages)
+    text, citations, used = compose_chosen(chosen, passages, label=True, lead=lead)
+    text += "".join(f" The documents don't report this for {name}." for name in lacking
+                    if f"report this for {name};" not in text)
+    return Composed(text, citations, False, used=used)
+
+
+def _only_about(p: Passage, s: Subject, subjects: list[Subject]) -> bool:
+    """A passage speaks for one side when it is that side's own, or names no other compared system."""
+    return p.owner == s.key or not any(o.key in p.about for o in subjects if o.key != s.key)
+
+
+_DOES = re.compile(r"\b(?:we (?:present|propose|introduce|design|build|develop)|this (?:paper|work) (?:presents|proposes|"
+                   r"introduces))\b", re.I)
+
+
+def _says_what_it_does(sentence: str, p: Passage) -> bool:
+    """A sentence that names its poster's system or says "we present/propose …"."""
+    name = p.hit.chunk.metadata.get("name") or ""
+    return bool(_DOES.search(sentence) or (name and fold(name) in fold(sentence)))
+
+
+def overview(question: str, qvec: np.ndarray, passages: list[Passage], idf) -> Composed | None:
+    """One cited line per relevant poster, most relevant first; None when fewer than two posters fit.
+
+    A poster's relevance is its best sentence's score; its line is the sentence that says what it does (names
+    its system or "we present …") when one scores within reach, else its best sentence."""
+    owned = {i for i, p in enumerate(passages) if p.owner}
+    best: dict[str, Candidate] = {}
+    line: dict[str, Candidate] = {}
+    for c in candidates(question, qvec, passages, idf, owned, set()):
+        key = passages[c.hit_rank].owner
+        best.setdefault(key, c)
+        if key not in line and _says_what_it_does(c.sentence, passages[c.hit_rank]):
+            line[key] = c
+    ranked = sorted((k for k in best if best[k].score >= WEIGHTS.overview_min_score), key=lambda k: -best[k].score)
+    chosen = [line.get(k, best[k]) for k in ranked[:WEIGHTS.overview_items]]
+    if len(chosen) < 2:
+        return None
+    text, citations, used = compose_chosen(chosen, passages, label=True)
+    return Composed(text, citations, False, used=used)

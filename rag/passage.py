@@ -1,0 +1,110 @@
+"""Passages an extractive answer is drawn from, and the pieces every answer shape shares.
+
+A `Passage` is a retrieved (or subject) chunk with its candidate sentences, their vectors and the subjects it is
+about. Pure: scoring and filtering its sentences, composing chosen ones with citations, and a refusal that says
+what is missing and then what the documents do say.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .answer import Candidate, compose, score_sentences, select
+from .heuristics import WEIGHTS
+from .text import content_tokens, looks_like_instruction
+from .types import Citation, Hit
+
+REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the cited sentences about the subject
+# Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
+_PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
+                            re.I)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A system the question names: its key (a poster id, or a passage id), display name and all its names."""
+
+    key: str
+    name: str
+    names: tuple[str, ...]
+
+
+@dataclass
+class Passage:
+    """A retrieved (or subject) chunk, its candidate sentences and vectors, and which subjects it is about."""
+
+    hit: Hit
+    sentences: list[str]
+    vectors: np.ndarray
+    about: frozenset[str] = frozenset()  # subject keys it names or belongs to
+    owner: str | None = None  # the subject key whose own passage (poster or notes entry) this is
+    context_tokens: frozenset[str] | None = field(default=None, repr=False)  # cached by title_tokens
+
+
+@dataclass
+class Composed:
+    """A composed answer before it becomes an `Answer`."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+    note: str = ""
+    used: list[Hit] = field(default_factory=list)
+
+
+def candidates(question: str, qvec: np.ndarray, passages: list[Passage], idf, allowed: set[int],
+                subject_keys: set[str]) -> list[Candidate]:
+    """Scored sentences of the allowed passages (hit_rank = index into passages), without sentences that cannot
+    stand alone outside their own system's passage, bare titles, questions or injected instructions."""
+    idx = sorted(allowed)
+    cands = score_sentences(question, qvec, [passages[i].hit for i in idx], [passages[i].sentences for i in idx],
+                            [passages[i].vectors for i in idx], idf)
+    out = []
+    for c in cands:
+        p = passages[idx[c.hit_rank]]
+        if looks_like_instruction(c.sentence) or bare_title(c.sentence, p.hit) or not has_words(c.sentence):
+            continue
+        if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)):
+            continue
+        out.append(Candidate(idx[c.hit_rank], c.sentence, c.score, c.lexical, c.dense))
+    return out
+
+
+def has_words(sentence: str) -> bool:
+    """Whether anything but reference numbers is left of a sentence ("[12][41]" alone is not an answer)."""
+    return bool(content_tokens(re.sub(r"\[\d{1,3}\]", " ", sentence)))
+
+
+def bare_title(sentence: str, hit: Hit) -> bool:
+    words = set(content_tokens(sentence))
+    return bool(words) and words <= set(content_tokens(hit.chunk.title)) | set(content_tokens(hit.chunk.metadata.get("name") or ""))
+
+
+def title_tokens(p: Passage) -> frozenset[str]:
+    """Words every sentence of a passage stands under: its title, names and institutions; in a short passage (a
+    tweet, a notes bullet) every sentence also stands under the others ("Code: https://…" is about the tweet)."""
+    if p.context_tokens is None:  # asked once per candidate sentence: worked out once per passage
+        meta = p.hit.chunk.metadata
+        names = [meta.get("name") or "", *meta.get("aliases", []), *meta.get("institutions", [])]
+        context = p.sentences if len(p.sentences) <= WEIGHTS.short_passage else []
+        p.context_tokens = frozenset(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
+    return p.context_tokens
+
+
+def compose_chosen(chosen: list[Candidate], passages: list[Passage], label: bool,
+             lead: dict[int, str] | None = None) -> tuple[str, list[Citation], list[Hit]]:
+    hits = [p.hit for p in passages]
+    text, citations = compose(chosen, hits, label=label, lead=lead)
+    used = [hits[i] for i in dict.fromkeys(c.hit_rank for c in chosen)]
+    return text, citations, used
+
+
+def refusal(missing: str, context: list[Candidate], passages: list[Passage]) -> Composed:
+    """A refusal: what is missing, then (for a named subject) what the documents do say about it, cited."""
+    chosen = select(context, WEIGHTS.refusal_context, per_chunk=WEIGHTS.refusal_context)
+    if not chosen:
+        return Composed(missing, [], True, f"Refused: {missing}")
+    text, citations, used = compose_chosen(chosen, passages, label=False)
+    return Composed(f"{missing} {REFUSAL_CONTEXT} {text}", citations, True, f"Refused: {missing}", used)
