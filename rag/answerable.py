@@ -9,6 +9,7 @@ Pure functions. A question is refused when
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,6 +89,11 @@ def _variants(term: str) -> tuple[tuple[str, re.Pattern], ...]:
     path: most chunks do not contain the term at all)."""
     t = fold(term).rstrip("'s’")
     variants = {t, t.replace("-", " "), t.replace("-", ""), t.replace(" ", "-")}
+    joints = re.findall(r"[- ]", t)
+    if 1 < len(joints) <= 3:  # each joint on its own: "Cosmos-Reason-1" is written "Cosmos-Reason1"
+        pieces = re.split(r"[- ]", t)
+        for glue in itertools.product(("-", " ", ""), repeat=len(joints)):
+            variants.add(pieces[0] + "".join(g + p for g, p in zip(glue, pieces[1:])))
     return tuple((v, re.compile(r"(?<![\w])" + re.escape(v))) for v in sorted(variants) if v)
 
 

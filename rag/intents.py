@@ -96,7 +96,9 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                           r"bandwidth|utili[sz]ation)\b)"),
                # a number that is not a year, or a magnitude in words ("hundreds of billions of tokens")
                re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d|\b(?:hundreds|thousands|millions|billions|trillions|dozens)\b"
-                          r"|\b(?:a|one) (?:hundred|thousand|million|billion|trillion)\b", re.I)),
+                          r"|\b(?:a|one) (?:hundred|thousand|million|billion|trillion)\b"
+                          # a count in words: "a single training epoch", "two GPUs"
+                          r"|\ba single\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|twelve)\s+[a-z-]+s\b", re.I)),
 }
 # "Which model": a model family or a coined name; "what model size" / "how many parameters": a size.
 _MODEL_NAME = re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Gemma|Phi|OPT|BERT|T5|Claude|Gemini|Kimi)\w*"
@@ -104,6 +106,7 @@ _MODEL_NAME = re.compile(r"\b(?:Llama|LLaMA|Qwen|GPT|Mistral|Mixtral|DeepSeek|Ge
 _MODEL_SIZE_CUE = re.compile(r"\bsizes?\b|\bparameters?\b|\bparams\b|\bhow (?:big|large)\b")
 SLOT_ORDER = ("link", "hardware", "model", "dataset", "org", "baseline", "name", "date", "person", "number")
 # "How many GPUs", "how much memory": a count or amount is asked, whatever noun follows.
+_ENUMERATION = re.compile(r"\((?:\d|[ivx]{1,4}|[a-h])\)|^\s*\d[.)]\s", re.M)
 _WHO_FIRST = re.compile(r"\s*(?:who|whom|whose)\b")
 _AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
 
@@ -196,6 +199,8 @@ def holds_slot(sentence: str, ask: Asked) -> bool:
         return True
     if ask.slot == "model" and ask.unit != "size":  # "which model": a named model, not a size or a chip
         return any(not re.fullmatch(_HARDWARE_MODEL, m.group(0)) for m in _MODEL_NAME.finditer(sentence))
+    if ask.slot == "number":  # "(1) a scheduler, (2) …" enumerates; it gives no figure
+        sentence = _ENUMERATION.sub(" ", sentence)
     if not SLOTS[ask.slot][1].search(sentence):
         return False
     if ask.unit and ask.unit.startswith("count:"):

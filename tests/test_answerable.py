@@ -279,3 +279,19 @@ def test_initials_of_words_the_documents_use_are_not_unknown_names():
     assert ans.unknown_names("How does the LBNL study compare with AccelOpt?", folded, [], known) == []
     assert ans.unknown_names("How does the LBNL study compare with AccelOpt?", folded, [], lambda: known) == []
     assert ans.unknown_names("How does the ORNL study compare with AccelOpt?", folded, [], known) == ["ORNL"]
+
+
+@pytest.mark.parametrize("sentence, holds", [
+    ("It picks the split after a single training epoch.", True),
+    ("It runs on two GPUs.", True),
+    ("(1) a unified scheduler, (2) delayed verification and (3) KV-cache management.", False),
+    ("It is one of the best systems.", False),
+])
+def test_a_figure_is_a_number_or_a_count_in_words_not_an_enumeration(sentence, holds):
+    assert holds_slot(sentence, asked("How much training does FooServe need?")) is holds
+
+
+def test_a_name_matches_however_its_joints_are_written():
+    assert ans.mentions("the cosmos-reason1 physical-ai vlm", "Cosmos-Reason-1")
+    assert ans.mentions("served with llama 3.1 70b", "Llama-3.1-70B")
+    assert not ans.mentions("the cosmos physical-ai vlm", "Cosmos-Reason-1")
