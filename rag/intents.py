@@ -152,7 +152,8 @@ MULTIPART = re.compile(r"(?:,|\band\b|;)\s*(?:and\s+)?(?:from |in |on |at |by )?
 
 
 _PART_CUT = re.compile(MULTIPART.pattern, re.I)
-_ASKS = re.compile(r"\b(?:what|which|who|whom|whose|how|where|when|why)\b|\?", re.I)
+_ASKS = re.compile(r"\b(?:what|which|who|whom|whose|how|where|when|why)\b|\?"
+                   r"|^\s*(?:can|could|does|do|did|is|are|was|were|has|have|had|will|would|should)\b", re.I)
 _PART_LEAD = re.compile(r"^[\s,;?]*(?:and\s+)?", re.I)
 
 

@@ -188,6 +188,8 @@ def test_counted_noun_is_the_unit():
     ("When and where did MLSys 2026 take place?",
      ["When did MLSys 2026 take place?", "where did MLSys 2026 take place?"]),
     ("What does OPKV do?", ["What does OPKV do?"]),
+    ("Can FooServe run with Megatron-LM, and how big a model was it tested on?",  # a yes/no part is a part
+     ["Can FooServe run with Megatron-LM", "how big a model was it tested on?"]),
 ])
 def test_parts_of_a_multi_part_question(question, expected):
     from rag.intents import parts
