@@ -11,7 +11,7 @@ from .answer import Candidate, slot_first, select
 from .heuristics import WEIGHTS
 from .intents import Asked, holds_slot
 from .passage import Composed, Passage, Subject, candidates, compose_chosen, refusal
-from .text import fold
+from .text import content_tokens, fold
 
 # "How do X and Y compare in savings?": each side's figure is wanted even though no number is asked for in form.
 QUANTITY = re.compile(r"\b(?:savings?|speed ?ups?|gains?|reductions?|improvements?|faster|slower|overhead|by how much|"
@@ -24,6 +24,7 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
     names = [n for s in subjects for n in s.names]
     focus = ans.focus_terms(question, names, ask)
     pick = ask if ask.slot or not QUANTITY.search(question) else Asked("number")
+    quantity = [t for m in QUANTITY.finditer(question) for t in content_tokens(m.group(0)) if t in focus]
     chosen: list[Candidate] = []
     lacking: list[str] = []
     lead: dict[int, str] = {}
@@ -40,7 +41,16 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
                 lead[len(chosen)] = f"The documents don't report this for {s.name}; they say:"
                 chosen += said
             continue
-        chosen += slot_first(select(good, WEIGHTS.compare_per_side), good, pick, known)
+        side = slot_first(select(good, WEIGHTS.compare_per_side), good, pick, known)
+        # the side's lead sentence holds the asked type and, in its own words, the asked quantity, then most of
+        # what is asked ("which claims the bigger throughput gain": its throughput figure, not its accuracy figure)
+        def lead_key(c: Candidate) -> tuple:
+            own = set(content_tokens(c.sentence))
+            return (holds_slot(ans.blank(c.sentence, known), pick), ans.coverage(quantity, own, idf) if quantity else 0,
+                    ans.coverage(focus, own, idf), c.score)
+
+        lead_sentence = max(good, key=lead_key)
+        chosen += [lead_sentence, *[c for c in side if c != lead_sentence]][:max(len(side), 1)]
     if len(lacking) == len(subjects):
         missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
                   f"{ans._join([s.name for s in subjects])}."

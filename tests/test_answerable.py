@@ -297,3 +297,26 @@ def test_a_name_matches_however_its_joints_are_written():
     assert ans.mentions("the cosmos-reason1 physical-ai vlm", "Cosmos-Reason-1")
     assert ans.mentions("served with llama 3.1 70b", "Llama-3.1-70B")
     assert not ans.mentions("the cosmos physical-ai vlm", "Cosmos-Reason-1")
+
+
+def test_a_compared_side_leads_with_the_figure_of_the_asked_quantity():
+    """Side B's best-scored sentence shares more words with the question, but its figure is not the one asked."""
+    import numpy as np
+
+    from rag.comparison import compare
+    from rag.extractive import Passage, Subject
+    from rag.types import Chunk, Hit
+
+    def passage(key: str, name: str, sentences: list[str]) -> Passage:
+        chunk = Chunk(key, "poster", f"{name}: A System", " ".join(sentences), {"name": name})
+        return Passage(Hit(chunk, 1.0), sentences, np.zeros((len(sentences), 4), dtype=np.float32),
+                       frozenset({key}), key)
+
+    a = passage("poster:1", "FooGen", ["FooGen reaches up to 2.13× throughput speedup."])
+    b = passage("poster:2", "BarKV", ["BarKV targets long reasoning traces of large reasoning models.",
+                                      "On long reasoning traces BarKV keeps 26.7% higher accuracy.",
+                                      "BarKV improves throughput up to 1.7×."])
+    subjects = [Subject("poster:1", "FooGen", ("FooGen",)), Subject("poster:2", "BarKV", ("BarKV",))]
+    question = "For long reasoning traces, which claims the bigger throughput gain: FooGen or BarKV?"
+    composed = compare(question, np.zeros(4, dtype=np.float32), [a, b], subjects, asked(question), lambda t: 1.0)
+    assert "2.13×" in composed.text and "1.7×" in composed.text
