@@ -161,11 +161,15 @@ class Pipeline:
         with turn.clock.stage("answer"):
             top_dense = float(corpus.chunk_vector(hits[0]) @ turn.qvec) if hits else 0.0
             retriever = corpus.retriever
-            ok, why = supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, self.settings.answer.min_support)
+            form = asked(q)
+            subjects = find_subjects(corpus, q, compare=form.compare)
+            # A question that names a system the documents hold goes to the composer, which checks what is asked
+            # against that system's passages; the coarse word check would refuse it for its descriptive words
+            # ("which well-known cryptographer …").
+            ok, why = (True, "") if subjects else \
+                supported(q, hits, retriever.idf, retriever.vocabulary, top_dense, self.settings.answer.min_support)
             text, citations, refused, contexts = REFUSAL_TEXT, [], True, hits
             if ok:
-                form = asked(q)
-                subjects = find_subjects(corpus, q, compare=form.compare)
                 if not subjects and form.overview and len(hits) < WEIGHTS.overview_k:
                     hits = self.retrieve(q, turn.qvec, WEIGHTS.overview_k)
                 found = passages(corpus, hits, subjects)
