@@ -64,7 +64,7 @@ def test_according_to_a_kind_scopes_every_part_of_the_question(real_settings):
 
 
 def test_descriptive_words_the_documents_never_use_do_not_refuse_a_question_about_a_named_poster(real_settings):
-    """"celebrated security researcher" is in no document; Hawkeye's passages still name its authors."""
-    a = _ask("Which celebrated security researcher is among the Hawkeye authors?", real_settings)
+    """"prominent cryptographer" is in no document; Hawkeye's passages still name its authors."""
+    a = _ask("Which prominent cryptographer is listed among the Hawkeye authors?", real_settings)
     assert not a.refused, a.text
     assert "Dan Boneh" in a.text and "poster:3606" in {c.chunk_id for c in a.citations}
