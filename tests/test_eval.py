@@ -108,10 +108,11 @@ def test_comparisons_name_both_sides_and_trace_key_facts_to_each(gold, chunks_by
     assert not bad, bad
 
 
-def test_overviews_list_at_least_three_posters(gold):
+def test_overviews_list_several_posters(gold):
+    # Some topics have exactly two posters in the program (HDL generation, GNN systems).
     short = [g["id"] for g in gold if g["kind"] == "overview"
-             and sum(c.startswith("poster:") for c in g["reference_context_ids"]) < 3]
-    assert not short, f"overview items with fewer than 3 poster ids: {short}"
+             and sum(c.startswith("poster:") for c in g["reference_context_ids"]) < 2]
+    assert not short, f"overview items with fewer than 2 poster ids: {short}"
 
 
 # ---------------------------------------------------------------- (b) pure metric functions
