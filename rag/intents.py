@@ -62,7 +62,10 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                                     "processors?|cpus?|platforms?", 2) + r"|\bon what hardware\b"),
                  re.compile(_HARDWARE_MODEL)),
     "dataset": (re.compile(_which("datasets?|benchmarks?|test sets?", 2) + r"|\b(?:evaluated|tested|benchmarked) on\b"),
-                re.compile(r"(?=.*\b(?:benchmarks?|datasets?|suites?|corpus|corpora|workloads?|tasks)\b)" + _CODENAME)),
+                re.compile(r"(?=.*\b(?:benchmarks?|datasets?|suites?|corpus|corpora|workloads?|tasks)\b)" + _CODENAME
+                           # or a list of capitalised names right after the word: "datasets—Counting, Graph, and …"
+                           + r"|\b(?:benchmarks?|datasets?|suites?|tasks)\W{1,3}(?:[A-Z][\w-]*(?: [A-Z][\w-]*)?,? "
+                             r"(?:and )?){2,}")),
     "baseline": (re.compile(r"\bbaselines?\b|\bcompared? (?:against|with|to)\b|\bagainst which\b|\bwhich \w+ does\b(?=.* (?:beat|outperform))"),
                  re.compile(r"\b(?:over|than|compared|versus|vs\.?|baselines?|outperform\w*|against|state-of-the-art|"
                             r"relative to)\b", re.I)),

@@ -69,6 +69,8 @@ def test_question_forms():
     ("Anything at all.", Asked(None), True),
     ("In embodied tasks, it reuses plans through a background LLM process.", Asked("dataset"), False),  # generic
     ("It scores 61% on the ALFWorld tasks.", Asked("dataset"), True),
+    ("It spans four datasets—Counting, Graph, and Spatial Reasoning.", Asked("dataset"), True),  # a named list
+    ("It spans four datasets and many tasks.", Asked("dataset"), False),
 ])
 def test_holds_slot(sentence, ask, expected):
     assert holds_slot(sentence, ask) is expected
