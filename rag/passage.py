@@ -20,6 +20,8 @@ REFUSAL_CONTEXT = "What they do say:"  # joins a refusal's missing detail to the
 # Sentences that lean on an earlier one for their subject; only used from a passage about the asked system.
 _PRONOUN_START = re.compile(r"^(?:it|its|this|these|they|their|such|we|our|the (?:system|approach|framework|method))\b",
                             re.I)
+# ... but "we"/"our" is always the passage's own author: with no system asked about, a tweet's "We introduce …" stands.
+_FIRST_PERSON = re.compile(r"^(?:we|our)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def candidates(question: str, qvec: np.ndarray, passages: list[Passage], idf, al
         p = passages[idx[c.hit_rank]]
         if looks_like_instruction(c.sentence) or bare_title(c.sentence, p.hit) or not has_words(c.sentence):
             continue
-        if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)):
+        if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)) \
+                and not (not subject_keys and _FIRST_PERSON.match(c.sentence)):
             continue
         out.append(Candidate(idx[c.hit_rank], c.sentence, c.score, c.lexical, c.dense))
     return out

@@ -108,3 +108,16 @@ def test_a_number_question_gets_a_sentence_with_a_number():
     assert [c.sentence for c in chosen] == ["Foo predicts power and area for designs.", "It runs in 0.12 seconds per design."]
     assert ensure_type(cands[:1], cands, "other", 4) == cands[:1]  # only for number and date questions
     assert ensure_type(cands[:1], cands[:2] + cands[3:], "number", 4) == cands[:1]  # 0.3 is below half the best
+
+
+def test_candidates_keep_a_tweets_first_person_only_when_no_system_is_asked():
+    from rag.passage import Passage, candidates
+
+    tweet = _hit("tweet:1", "We introduce a faster sampler. It doubles throughput.", kind="tweet")
+    sents = ["We introduce a faster sampler.", "It doubles throughput."]
+    passages = [Passage(tweet, sents, np.ones((2, 4), dtype=np.float32) / 2)]  # no owner: a tweet
+    qvec = np.ones(4, dtype=np.float32) / 2
+    kept = [c.sentence for c in candidates("What sampler was introduced?", qvec, passages, lambda t: 1.0, {0}, set())]
+    assert kept == ["We introduce a faster sampler."]  # "we" is the tweet's author; "It" has no referent
+    asked_about = candidates("What sampler was introduced?", qvec, passages, lambda t: 1.0, {0}, {"poster:9"})
+    assert asked_about == []  # about another system, neither sentence can stand
