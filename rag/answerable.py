@@ -223,12 +223,14 @@ _SLOT_TEMPLATES = {
     "org": "The documents don't name the company or institution asked for{about}.",
     "number": "The documents don't give a figure for {focus}{about}.",
 }
+_GENERIC = {"number": "The documents don't give the figure asked{about}.",
+            None: "The documents don't say what this question asks{about}."}
 
 
-def focus_phrase(question: str, focus: list[str]) -> str:
-    """The question's focus words in their own spelling, in question order."""
-    words = [w for w in re.findall(r"[\w.-]+", question) if any(t in focus for t in content_tokens(w))]
-    return " ".join(dict.fromkeys(words)) or "what was asked"
+def focus_phrase(question: str, focus: list[str], th: Answerability = THRESHOLDS) -> str:
+    """The question's focus words in their own spelling, in question order ("" when there are too many to read)."""
+    words = list(dict.fromkeys(w for w in re.findall(r"[\w.-]+", question) if any(t in focus for t in content_tokens(w))))
+    return " ".join(words) if len(words) <= th.missing_phrase_words else ""
 
 
 def missing_sentence(question: str, ask: Asked, subject: str | None, focus: list[str], absent: list[str] = (),
@@ -243,10 +245,13 @@ def missing_sentence(question: str, ask: Asked, subject: str | None, focus: list
         m = re.search(r"\bwho(se)?\b(.*)", question.rstrip(" ?!."), re.I)
         return f"The documents don't say who{m.group(2)}." if m and m.group(2).strip() else \
             f"The documents don't say who is meant{about}."
+    phrase = focus_phrase(question, focus)
+    if not phrase and ask.slot in (None, "number"):
+        return _GENERIC[ask.slot].format(about=about)
     template = _SLOT_TEMPLATES.get(ask.slot or "")
     if template:
-        return template.format(s=subject or "this work", about=about, focus=focus_phrase(question, focus))
-    return f"The documents don't say anything about {focus_phrase(question, focus)}{about}."
+        return template.format(s=subject or "this work", about=about, focus=phrase)
+    return f"The documents don't say anything about {phrase}{about}."
 
 
 def _join(items: list[str]) -> str:

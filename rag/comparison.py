@@ -52,7 +52,7 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
         lead_sentence = max(good, key=lead_key)
         chosen += [lead_sentence, *[c for c in side if c != lead_sentence]][:max(len(side), 1)]
     if len(lacking) == len(subjects):
-        missing = f"The documents don't say {'this' if not focus else ans.focus_phrase(question, focus)} for " \
+        missing = f"The documents don't say {ans.focus_phrase(question, focus) or 'this'} for " \
                   f"{ans._join([s.name for s in subjects])}."
         return refusal(missing, chosen, passages)
     text, citations, used = compose_chosen(chosen, passages, label=True, lead=lead)

@@ -80,7 +80,8 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         # words the documents never use at all: "Which convention center hosted …?"
         unseen = [t for t in focus if t not in corpus.vocabulary and len(t) >= ans.THRESHOLDS.unseen_min_chars and not t[0].isdigit()]
         if unseen and ans.coverage(focus, set(unseen), idf) >= ans.THRESHOLDS.unseen_share:
-            missing = f"The documents don't mention {ans.focus_phrase(question, unseen)}."
+            phrase = ans.focus_phrase(question, unseen) or "what this question asks about"
+            missing = f"The documents don't mention {phrase}."
             return Composed(missing, [], True, f"Refused: {missing}")
     cands = candidates(question, qvec, passages, idf, allowed, keys)
     known = ans.given(question, names, ask)

@@ -66,6 +66,10 @@ class Answerability:
     # documents never use: they don't cover it. One unused word alone is a paraphrase ("in plain terms").
     unseen_share: float = 0.5
     unseen_min_chars: int = 4  # a question word the documents never use counts from this length ("llm" is short)
+    # A refusal names what is missing in the question's own words only up to this many of them; a longer list of
+    # words ("group four coherent mobile edge LLM story …") reads as noise, so the sentence says it generically.
+    # Not swept (readability, no metric moves): the longest phrases on dev that read well have 4 words.
+    missing_phrase_words: int = 4
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,13 @@ def test_covered_uses_the_best_few_sentences_together():
     ("Who gave the opening keynote at MLSys 2026?", Asked("person"), None, [], [],
      "The documents don't say who gave the opening keynote at MLSys 2026."),
     ("What did LoongServe report?", Asked(None), None, [], ["LoongServe"], "The documents don't mention LoongServe."),
+    ("How much energy does BLASST save?", Asked("number"), "BLASST", [], [],
+     "The documents don't give a figure for energy save for BLASST."),
+    # too many asked words to read as a phrase: said generically
+    ("How much does the poster the notes single out as the shipping side cut VRAM demand?", Asked("number"), "X", [],
+     [], "The documents don't give the figure asked for X."),
+    ("Which shipping-side mobile edge story do the notes tell about coherent groups?", Asked(None), None, [], [],
+     "The documents don't say what this question asks."),
 ])
 def test_missing_sentence(question, ask, subject, absent, unknown, expected):
     focus = ans.focus_terms(question, [subject] if subject else [], ask)
