@@ -36,16 +36,21 @@ _AMOUNT_HEAD = (r"throughput|gains?|speed ?ups?|hours?|utili[sz]ation|memory|tim
                 r"rates?|latency|overhead|bandwidth|energy|power|counts?")
 
 
+# "Which posters test how LLMs behave …" asks for posters: a slot noun after them describes what they study.
+_LISTED = r"(?:posters?|papers?|works?|talks?|abstracts?)"
+
+
 def _which(nouns: str, gap: int) -> str:
     """'which/what' followed, within `gap` words (a count word aside), by one of the nouns: "which two GPUs",
     "what test sets", "which four multi-agent embodied benchmarks"; not a noun that modifies an amount ("what
     GPU throughput gain")."""
-    return (rf"\b(?:which|what)\s+(?:{_COUNT_WORD})?(?:[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
+    return (rf"\b(?:which|what)\s+(?:{_COUNT_WORD})?(?:(?!{_LISTED}\b)[\w-]+\s+){{0,{gap}}}(?:{nouns})\b"
             rf"(?!\s+(?:{_AMOUNT_HEAD})\b)")
 
 
 # --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------
-_HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|GB\d{3}|MI\d{3}[A-Z]?|TPU ?v?\d\w*|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
+_HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|G[BH]\d{3}|SM_?\d{2,3}|\d+-(?:TPU|GPU)|MI\d{3}[A-Z]?|TPU ?v?\d\w*"
+                   r"|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
                    r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
                    r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
                    r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d|NVMe|SSDs?|HDDs?|HBM\d?e?|DRAM|CXL|FPGAs?)\b")
@@ -55,7 +60,9 @@ _NOT_A_NAME = (r"(?:January|February|March|April|May|June|July|August|September|
                r"With|From|Full|New)")
 SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "link": (re.compile(r"\b(?:github|repo(?:sitory)?|url|link|website|arxiv|doi)\b|\bcode\b(?=.*\b(?:available|released|public|open)\b)"
-                        r"|\bopen[- ]?sourced?\b|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
+                        # "which open-source LLMs": the adjective of an asked noun, not a question about code
+                        r"|\bopen[- ]?sourced?\b(?!\s+(?:llms?|models?|weights|alternatives?|baselines?|systems?|tools?"
+                        r"|frameworks?|librar))|\bwhere can (?:i|one|we) (?:find|get|download)\b"),
              re.compile(r"https?://|\bgithub\b|\barxiv[ .:]*\d{4}\.\d{4,5}|\b\d{4}\.\d{4,5}\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
                         r"|\b(?:is|are) (?:publicly )?(?:available|released)\b|\brepository\b", re.I)),
     "hardware": (re.compile(_which("gpus?|tpus?|hardware|chips?|accelerators?|devices?|headsets?|phones?|smartphones?|"

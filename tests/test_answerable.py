@@ -34,6 +34,9 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("How much energy savings does FooServe report?", "number", "relative"),  # a change: a factor or a share
     ("Which company is 'AcmeCo', whose scheduler FooServe is compared against?", "org", None),  # the head noun
     ("Who gave the open-source talk on behalf of FooServe?", "person", None),  # "who" first, not the link cue
+    ("Which open-source LLMs does FooServe run?", "model", None),  # "open-source" describes the asked models
+    ("Is FooServe's code open-sourced?", "link", None),
+    ("Which posters test how LLMs behave under attack?", None, None),  # posters are asked for, not models
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
@@ -60,6 +63,8 @@ def test_question_forms():
 @pytest.mark.parametrize("sentence, ask, expected", [
     ("We measure on 8 H100 GPUs.", Asked("hardware"), True),
     ("It runs fast on modern GPUs.", Asked("hardware"), False),
+    ("Evaluations on GH200 show gains.", Asked("hardware"), True),  # a superchip, by its model number
+    ("It targets the new SM120 architecture.", Asked("hardware"), True),
     ("Code is available at https://github.com/x/y.", Asked("link"), True),
     ("LEANN reduces index size by 50x.", Asked("link"), False),
     ("Latency drops by 40 ms.", Asked("number", "time"), True),
