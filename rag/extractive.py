@@ -20,6 +20,7 @@ from .disagree import disagreement
 from .heuristics import WEIGHTS
 from .intents import Asked, asked, holds_slot, named_kinds
 from .passage import REFUSAL_CONTEXT, Composed, Passage, Subject, candidates, compose_chosen, refusal, title_tokens
+from .sentences import metadata_sentences
 from .text import content_tokens, fold, looks_like_instruction, numbers_in
 
 __all__ = ["REFUSAL_CONTEXT", "Composed", "Passage", "Subject", "compose_answer"]
@@ -68,10 +69,15 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     focus = ans.focus_terms(question, names, ask)
     absent = []
     years = [y for y in ans.figures(question) if _YEAR.fullmatch(y)]
-    scope = " ".join(fold(f"{passages[i].hit.chunk.title} {passages[i].hit.chunk.text}") for i in allowed) \
-        if subject or years else ""
+    # the subject's authors and institutions count too: "the Leiden work on …" names where it comes from
+    written = [" ".join([passages[i].hit.chunk.title, passages[i].hit.chunk.text,
+                         *metadata_sentences(passages[i].hit.chunk)]) for i in allowed] if subject or years else []
+    scope = fold(" ".join(written))
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
         absent = ans.absent_names(question, scope, names, corpus.df)
+        if any(n.isupper() for n in absent):  # "NTUA" for National Technical University of Athens
+            initials = ans.initialisms(written)
+            absent = [n for n in absent if not (n.isupper() and n.isalpha() and n.lower() in initials)]
     else:  # a year the question is about, in none of the passages: "Which city hosted MLSys 2025?"
         years = sorted(y for y in years if y not in numbers_in(scope)) if years else []
         if years:

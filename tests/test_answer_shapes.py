@@ -68,3 +68,10 @@ def test_descriptive_words_the_documents_never_use_do_not_refuse_a_question_abou
     a = _ask("Which prominent cryptographer is listed among the Hawkeye authors?", real_settings)
     assert not a.refused, a.text
     assert "Dan Boneh" in a.text and "poster:3606" in {c.chunk_id for c in a.citations}
+
+
+def test_a_subjects_institution_or_its_initials_is_not_an_absent_detail(real_settings):
+    # "NTUA" is only in Spira's metadata, spelled out: National Technical University of Athens
+    a = _ask("What does the NTUA paper Spira exploit in voxel data?", real_settings)
+    assert not a.refused, a.text
+    assert "poster:3574" in {c.chunk_id for c in a.citations}
