@@ -52,7 +52,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         return Composed(ans.missing_sentence(question, ask, None, [], unknown=unknown), [], True,
                         "Refused: the question names something no document mentions.")
     unseen = ans.unseen_asked(question, corpus.vocabulary)
-    if unseen:
+    if unseen and not subjects:
         missing = f"The documents don't mention {ans._join(unseen)}."
         return Composed(missing, [], True, f"Refused: {missing}")
     if len(subjects) >= 2:

@@ -75,3 +75,10 @@ def test_a_subjects_institution_or_its_initials_is_not_an_absent_detail(real_set
     a = _ask("What does the NTUA paper Spira exploit in voxel data?", real_settings)
     assert not a.refused, a.text
     assert "poster:3574" in {c.chunk_id for c in a.citations}
+
+
+def test_a_word_the_documents_never_use_does_not_refuse_a_question_about_a_named_poster(real_settings):
+    # "advantage" is in no document; the question is answered from CAGE's abstract in its own words
+    a = _ask("What accuracy advantage does CAGE keep in QAT fine-tuning?", real_settings)
+    assert not a.refused, a.text
+    assert "halves" in a.text
