@@ -54,12 +54,21 @@ _CHANGE = frozenset(stem(w) for w in """gain gains improve improves improved imp
     go goes went up down drop overall total""".split())
 
 
+# Words that only ask whose work it is ("which company is behind X", "who built X"): an institution or a name
+# answers them without repeating them.
+_AUTHORSHIP = frozenset(stem(w) for w in """behind build builds built develop develops developed make makes made
+    produce produces produced create creates created author authors authored write wrote written affiliated
+    affiliation affiliations come comes came work works worked lead leads led""".split())
+
+
 def focus_terms(question: str, subject_names: Iterable[str] = (), ask: Asked | None = None) -> list[str]:
     """The question's content stems that say what it asks about (not its subject's name, not its framing, not the
     words that only name the asked type, which the type check covers)."""
     subject = {t for n in subject_names for t in content_tokens(n)}
     text = without_cues(question, ask) if ask else question
     frame = _FRAME | _CHANGE if ask and ask.slot == "number" else _FRAME
+    if ask and ask.slot in ("org", "person"):
+        frame = frame | _AUTHORSHIP
     terms = list(dict.fromkeys(t for t in content_tokens(text) if t not in subject and t not in frame))
     # "decode-time" also yields "decod" and "time"; the compound itself would demand the exact spelling.
     return [t for t in terms if "-" not in t or not all(stem(p) in terms for p in t.split("-") if p)]

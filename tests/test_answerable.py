@@ -94,6 +94,12 @@ def test_focus_terms_drop_subject_frame_and_slot_words():
     assert "evalu" in focus or "evaluat" in focus
 
 
+def test_focus_of_a_whose_work_question_drops_words_of_authorship():
+    q = "Which company is behind FooServe, and who built its scheduler?"
+    focus = ans.focus_terms(q, ["FooServe"], asked(q))
+    assert "behind" not in focus and "built" not in focus and "schedul" in " ".join(focus)
+
+
 def test_named_terms_skip_question_openers():
     assert ans.named_terms("What was BLASST's accuracy on LongBench?") == ["BLASST", "LongBench"]
     assert ans.named_terms("How does it work?") == []
