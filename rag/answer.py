@@ -10,7 +10,7 @@ import numpy as np
 from .aliases import alias_phrase
 from .heuristics import SCORING, SUPPORT
 from .answerable import blank
-from .intents import answer_type, asks_about_people, holds_slot
+from .intents import answer_type, asked, asks_about_people, holds_slot
 from .sentences import metadata_sentences
 from .text import content_tokens, fold, numbers_in
 from .types import Chunk, Citation, Hit
@@ -54,11 +54,16 @@ def score_sentences(question: str, qvec: np.ndarray, hits: list[Hit], sentences:
     q_tokens = list(dict.fromkeys(content_tokens(question)))
     kind = answer_type(question)
     wants_people = asks_about_people(question)
+    wants_org = wants_people and asked(question).slot == "org"
     out = []
     for rank, (hit, sents, vecs) in enumerate(zip(hits, sentences, vectors)):
         if not wants_people:  # author and institution facts only answer questions about people
             n_meta = len(metadata_sentences(hit.chunk))
             sents, vecs = sents[: len(sents) - n_meta], vecs[: len(vecs) - n_meta]
+        elif wants_org and hit.chunk.metadata.get("authors") and hit.chunk.metadata.get("institutions"):
+            # "which company is behind X": its institutions answer, its list of author names does not
+            at = len(sents) - len(metadata_sentences(hit.chunk))
+            sents, vecs = sents[:at] + sents[at + 1:], np.concatenate([vecs[:at], vecs[at + 1:]])
         if not sents:
             continue
         # einsum, not BLAS: tiny products stall on BLAS thread hand-offs when the CPU is busy.

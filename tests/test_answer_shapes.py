@@ -82,3 +82,9 @@ def test_a_word_the_documents_never_use_does_not_refuse_a_question_about_a_named
     a = _ask("What accuracy advantage does CAGE keep in QAT fine-tuning?", real_settings)
     assert not a.refused, a.text
     assert "halves" in a.text
+
+
+def test_which_company_is_answered_by_the_institutions_not_the_author_names(real_settings):
+    a = _ask("Which company is behind OptiKIT?", real_settings)
+    assert not a.refused, a.text
+    assert "eBay" in a.text and "Nicholas Santavas" not in a.text
