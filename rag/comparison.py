@@ -47,7 +47,7 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
         def lead_key(c: Candidate) -> tuple:
             own = set(content_tokens(c.sentence))
             return (holds_slot(ans.blank(c.sentence, known), pick), ans.coverage(quantity, own, idf) if quantity else 0,
-                    ans.coverage(focus, own, idf), c.score)
+                    pick.slot == "number" and reports_result(c.sentence), ans.coverage(focus, own, idf), c.score)
 
         lead_sentence = max(good, key=lead_key)
         chosen += [lead_sentence, *[c for c in side if c != lead_sentence]][:max(len(side), 1)]
@@ -59,6 +59,20 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
     text += "".join(f" The documents don't report this for {name}." for name in lacking
                     if f"report this for {name};" not in text)
     return Composed(text, citations, False, used=used)
+
+
+# A figure the system achieves ("reduces … by 22%"), not one that states the problem ("while effective, chunked
+# prefill … increases memory traffic by up to 39%"). As the side's lead when a figure is asked: dev compare coverage
+# 0.688 -> 0.750, key-fact recall 0.853 -> 0.858 (620 gold questions).
+_RESULT = re.compile(r"\b(?:reduc|improv|achiev|outperform|deliver|speeds? up|sav|lower|cut|accelerat|boost|yield|"
+                     r"attain|enabl)\w*", re.I)
+_PROBLEM = re.compile(r"^\W*(?:while|however|although|though|but|existing|current|prior|traditional|unfortunately)\b"
+                      r"|\b(?:incur\w*|suffer\w*|bottleneck\w*|inflat\w*)\b", re.I)
+
+
+def reports_result(sentence: str) -> bool:
+    """Whether a sentence reports what a system achieves rather than the problem it starts from."""
+    return bool(_RESULT.search(sentence)) and not _PROBLEM.search(sentence)
 
 
 def _only_about(p: Passage, s: Subject, subjects: list[Subject]) -> bool:

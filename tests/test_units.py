@@ -1,5 +1,6 @@
 """Unit tests of pure pipeline logic: fusion, sentence candidates, selection, composition and refusal."""
 import numpy as np
+import pytest
 
 from rag.answer import Candidate, compose, select, supported
 from rag.intents import answer_type
@@ -121,3 +122,15 @@ def test_candidates_keep_a_tweets_first_person_only_when_no_system_is_asked():
     assert kept == ["We introduce a faster sampler."]  # "we" is the tweet's author; "It" has no referent
     asked_about = candidates("What sampler was introduced?", qvec, passages, lambda t: 1.0, {0}, {"poster:9"})
     assert asked_about == []  # about another system, neither sentence can stand
+
+
+@pytest.mark.parametrize("sentence, result", [
+    ("Implemented atop vLLM, BEAM reduces end-to-end GPU energy consumption by up to 51%.", True),
+    ("It cuts KV memory by nearly 8× with negligible accuracy loss.", True),
+    ("While effective at stabilizing TBT, chunked prefill incurs substantial overhead: memory traffic rises 39%.", False),
+    ("Existing systems reduce latency by 10% at best.", False),
+    ("The KV cache is a dominant memory bottleneck for LLM inference.", False),
+])
+def test_a_comparison_leads_with_what_a_system_achieves_not_its_problem(sentence, result):
+    from rag.comparison import reports_result
+    assert reports_result(sentence) is result
