@@ -20,7 +20,6 @@ from .disagree import disagreement
 from .heuristics import WEIGHTS
 from .intents import Asked, asked, holds_slot, named_kinds
 from .passage import REFUSAL_CONTEXT, Composed, Passage, Subject, candidates, compose_chosen, refusal, title_tokens
-from .sentences import metadata_sentences
 from .text import content_tokens, fold, looks_like_instruction, numbers_in
 
 __all__ = ["REFUSAL_CONTEXT", "Composed", "Passage", "Subject", "compose_answer"]
@@ -69,9 +68,11 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     focus = ans.focus_terms(question, names, ask)
     absent = []
     years = [y for y in ans.figures(question) if _YEAR.fullmatch(y)]
-    # the subject's authors and institutions count too: "the Leiden work on …" names where it comes from
+    # the subject's institutions count too: "the Leiden work on …" names where it comes from (its authors' names
+    # do not: "what other papers has X, its author, published" asks about the person, which no passage covers)
     written = [" ".join([passages[i].hit.chunk.title, passages[i].hit.chunk.text,
-                         *metadata_sentences(passages[i].hit.chunk)]) for i in allowed] if subject or years else []
+                         *(passages[i].hit.chunk.metadata.get("institutions") or [])]) for i in allowed] \
+        if subject or years else []
     scope = fold(" ".join(written))
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
         absent = ans.absent_names(question, scope, names, corpus.df)
