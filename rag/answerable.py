@@ -125,15 +125,22 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
     subject = {fold(n) for n in subject_names}
     names = [n for n in named_terms(question)
              if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
-    if any(n.isupper() for n in names):
-        known = initials() if callable(initials) else initials
-        names = [n for n in names if not (n.isupper() and n.isalpha() and n.lower() in known)]
+    names = without_initialisms(names, initials)
     # examples the question names ("compressors such as zstd or gzip"), none of which any document mentions
     examples = [e for m in _EXAMPLES.finditer(question) for e in re.split(r",\s*|\s+(?:or|and)\s+", m.group(1))]
     if examples and not any(mentions(corpus_folded, e) for e in examples):
         names += [e for e in examples if e not in names]
     numbers = [n for n in figures(question) if n not in numbers_in(corpus_folded)]
     return names + [n for n in numbers if not any(n in fold(x) for x in names)]
+
+
+def without_initialisms(names: list[str], initials: frozenset[str] | Callable[[], frozenset[str]]) -> list[str]:
+    """The names less any all-capitals one that spells known initials ("NTUA"); `initials` may be a function, called
+    only when some name is all capitals."""
+    if not any(n.isupper() for n in names):
+        return names
+    known = initials() if callable(initials) else initials
+    return [n for n in names if not (n.isupper() and n.isalpha() and n.lower() in known)]
 
 
 def unseen_asked(question: str, vocabulary: set[str], th: Answerability = THRESHOLDS) -> list[str]:
@@ -150,10 +157,11 @@ def unseen_asked(question: str, vocabulary: set[str], th: Answerability = THRESH
 
 
 def absent_names(question: str, passages_folded: str, subject_names: Iterable[str], df: Callable[[str], float],
-                 th: Answerability = THRESHOLDS) -> list[str]:
+                 th: Answerability = THRESHOLDS,
+                 initials: frozenset[str] | Callable[[], frozenset[str]] = frozenset()) -> list[str]:
     """Rare names and numbers in the question, other than the subject's, that the subject's passages never mention.
 
-    `df(name)` is the share of chunks that mention the name."""
+    `df(name)` is the share of chunks that mention the name; `initials` as in `unknown_names`."""
     subject = {fold(n) for n in subject_names}
     subject_tokens = {t for n in subject_names for t in content_tokens(n)}
     out = []
@@ -162,6 +170,7 @@ def absent_names(question: str, passages_folded: str, subject_names: Iterable[st
             continue
         if df(n) <= th.absent_max_share and not mentions(passages_folded, n):
             out.append(n)
+    out = without_initialisms(out, initials)
     numbers = figures(question) - numbers_in(passages_folded)
     return out + sorted(n for n in numbers if not any(n in fold(x) for x in out))
 

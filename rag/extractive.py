@@ -75,10 +75,8 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         if subject or years else []
     scope = fold(" ".join(written))
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
-        absent = ans.absent_names(question, scope, names, corpus.df)
-        if any(n.isupper() for n in absent):  # "NTUA" for National Technical University of Athens
-            initials = ans.initialisms(written)
-            absent = [n for n in absent if not (n.isupper() and n.isalpha() and n.lower() in initials)]
+        # "NTUA" for National Technical University of Athens
+        absent = ans.absent_names(question, scope, names, corpus.df, initials=lambda: ans.initialisms(written))
     else:  # a year the question is about, in none of the passages: "Which city hosted MLSys 2025?"
         years = sorted(y for y in years if y not in numbers_in(scope)) if years else []
         if years:
