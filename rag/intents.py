@@ -119,6 +119,8 @@ SLOT_ORDER = ("link", "hardware", "model", "dataset", "org", "baseline", "name",
 _ENUMERATION = re.compile(r"\((?:\d|[ivx]{1,4}|[a-h])\)|^\s*\d[.)]\s", re.M)
 _WHO_FIRST = re.compile(r"\s*(?:who|whom|whose)\b")
 _AMOUNT = re.compile(r"\bhow (?:many|much)\b|\bby how\b|\bwhat (?:percentage|fraction|share)\b")
+# "On what date did X put Y on GitHub?": the question word names the type, whatever topic words follow.
+_DATE_FIRST = re.compile(r"^\W*(?:on |in )?(?:what|which) (?:date|day|year|month)\b|^\W*when (?:did|was|were|is|will)\b")
 
 # A unit the question asks for: the number in the answer must carry it.
 UNITS: dict[str, tuple[re.Pattern, re.Pattern]] = {
@@ -189,6 +191,8 @@ def asked(question: str) -> Asked:
         slot = "number"
     elif _WHO_FIRST.match(q):  # "Who gave the open-source talk …?" asks for a person, whatever else it mentions
         slot = "person"
+    elif _DATE_FIRST.match(q):
+        slot = "date"
     else:
         slot = next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
     if slot is None and not _GIVEN_FIGURE.search(q) and any(cue.search(q) for name, (cue, _) in UNITS.items()

@@ -12,6 +12,8 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
 @pytest.mark.parametrize("question, slot, unit", [
     ("What GPU was BLASST evaluated on?", "hardware", None),
     ("Is the code for LEANN available on GitHub?", "link", None),
+    # the question word names the type, not the topic word after it
+    ("On what date did Acme put FooMesh on GitHub?", "date", None),
     ("Who gave the opening keynote at MLSys 2026?", "person", None),
     ("How many GPUs were used in the test?", "number", "count:gpus"),
     ("By how many milliseconds does Hippocampus reduce retrieval latency?", "number", "time"),
