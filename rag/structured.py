@@ -98,13 +98,23 @@ def route(question: str, table: list[Paper], named_posters: list[str], collectio
     """
     table = as_table(table)
     venue, year, question = find_scope(question, table)
-    found = _route(question, table, named_posters, collection)
+    found = _route(asking(question), table, named_posters, collection)
     if found is None:
         return None
     q = fold(question)
     decided = any(p.accepted is not None for p in table)
     status = ("accepted" if _ACCEPTED.search(q) else "rejected" if _REJECTED.search(q) else None) if decided else None
     return replace(found, venue=venue, year=year, status=status, collection=collection)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
+
+
+def asking(question: str) -> str:
+    """The sentences that ask (end in "?"), without a statement that sets them up: "The notes list X among posters
+    that … How does its poster …?" asks how, not for a list. The whole text when no sentence ends in "?"."""
+    asks = [s for s in _SENTENCE_END.split(question.strip()) if s.rstrip().endswith("?")]
+    return " ".join(asks) if asks else question
 
 
 def _route(question: str, table, named_posters: list[str], collection: str) -> Route | None:

@@ -84,6 +84,8 @@ def test_router_recognises_exact_questions(question, op, field, value):
     "How many GPUs did FastKV scale to?",
     "What does KVShare do?",
     "How much memory does SlowPipe save?",
+    # a statement that sets the question up may say "list … posters"; the question itself asks how
+    "The notes list SlowPipe among posters that pipeline work. How does its poster split work on mixed GPUs?",
 ])
 def test_router_leaves_passage_questions_alone(question):
     assert route(question, TABLE, []) is None
