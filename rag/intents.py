@@ -264,8 +264,19 @@ def asked_nouns(question: str) -> list[str]:
 
 
 def named_kinds(question: str) -> set[str]:
-    """The kinds of document a question names ("what do the notes say …" names the notes)."""
-    return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(question))}
+    """The kinds of document a question's asking sentences name ("what do the notes say …" names the notes; "The
+    notes list X among … How does its design …?" names none)."""
+    return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(asking(question)))}
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
+
+
+def asking(question: str) -> str:
+    """The sentences that ask (end in "?"), without a statement that sets them up: "The notes list X among posters
+    that … How does its poster …?" asks how, not for a list. The whole text when no sentence ends in "?"."""
+    asks = [s for s in _SENTENCE_END.split(question.strip()) if s.rstrip().endswith("?")]
+    return " ".join(asks) if asks else question
 
 
 # --- routing forms: exact table answers (counts, lists, rankings, authorship) and follow-ups ------------------

@@ -9,7 +9,7 @@ from .article import source_answer, source_number  # noqa: F401 - the routed ans
 from .intents import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE as _EXHAUSTIVE,
                       INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
                       TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE, TITLE_WORD as _TITLE,
-                      TOPIC as _TOPIC, HOW_OR_WHY as _HOW_OR_WHY)
+                      TOPIC as _TOPIC, HOW_OR_WHY as _HOW_OR_WHY, asking)
 from .papertable import (DEFAULT_NOUN, INSTITUTION_ALIASES, ROW_KEY, TOPIC_THRESHOLD, Paper, Poster,  # noqa: F401
                          as_table, files_of, find_author, find_institution, find_scope, find_titled, mentioning_all,
                          noun_of, paper_table, ranking, word_re)
@@ -105,16 +105,6 @@ def route(question: str, table: list[Paper], named_posters: list[str], collectio
     decided = any(p.accepted is not None for p in table)
     status = ("accepted" if _ACCEPTED.search(q) else "rejected" if _REJECTED.search(q) else None) if decided else None
     return replace(found, venue=venue, year=year, status=status, collection=collection)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
-
-
-def asking(question: str) -> str:
-    """The sentences that ask (end in "?"), without a statement that sets them up: "The notes list X among posters
-    that … How does its poster …?" asks how, not for a list. The whole text when no sentence ends in "?"."""
-    asks = [s for s in _SENTENCE_END.split(question.strip()) if s.rstrip().endswith("?")]
-    return " ".join(asks) if asks else question
 
 
 def _route(question: str, table, named_posters: list[str], collection: str) -> Route | None:

@@ -87,6 +87,9 @@ def test_named_kinds():
     assert named_kinds("What do the poster notes say about OPKV?") == {"notes"}
     assert named_kinds("Which tweet announced a booth?") == {"tweet"}
     assert named_kinds("What does OPKV do?") == set()
+    # a set-up statement names the notes; the asking sentence names no kind, so every passage may answer
+    assert named_kinds("The notes group OPKV with two posters. How does its design cut overhead?") == set()
+    assert named_kinds("OPKV is in the notes. According to the tweets, who presented it?") == {"tweet"}
 
 
 def test_focus_terms_drop_subject_frame_and_slot_words():
