@@ -88,7 +88,9 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
             phrase = ans.focus_phrase(question, unseen) or "what this question asks about"
             missing = f"The documents don't mention {phrase}."
             return Composed(missing, [], True, f"Refused: {missing}")
-    cands = candidates(question, qvec, passages, idf, allowed, keys)
+    # sentences are scored by the words of the sentence that asks: a set-up statement ("The notes put X with the
+    # posters going below FP8.") names the subject, and its words would favour sentences that only repeat it
+    cands = candidates(intents.asking(question), qvec, passages, idf, allowed, keys)
     known = ans.given(question, names, ask)
     typed = _slot_answering(cands, passages, focus, ask, idf, known) if ask.slot else cands
     # A typed detail must be there; an open question about a named subject ("how does X work?") is answered from

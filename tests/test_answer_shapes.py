@@ -88,3 +88,11 @@ def test_which_company_is_answered_by_the_institutions_not_the_author_names(real
     a = _ask("Which company is behind OptiKIT?", real_settings)
     assert not a.refused, a.text
     assert "eBay" in a.text and "Nicholas Santavas" not in a.text
+
+
+def test_a_set_up_statement_does_not_outweigh_the_sentence_that_asks(real_settings):
+    """The first sentence only places the poster; the answer is picked by what the question sentence asks."""
+    a = _ask("The notes put MixLLM with the posters going below FP8. How does it make dequantization cheap?",
+             real_settings)
+    assert not a.refused, a.text
+    assert "two-step dequantization" in a.text.split(" [")[0], a.text  # the answer's first sentence
