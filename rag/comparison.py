@@ -9,7 +9,7 @@ import numpy as np
 from . import answerable as ans
 from .answer import Candidate, slot_first, select
 from .heuristics import WEIGHTS
-from .intents import Asked, holds_slot
+from .intents import Asked, asking, holds_slot
 from .passage import Composed, Passage, Subject, candidates, compose_chosen, refusal
 from .text import content_tokens, fold
 
@@ -30,7 +30,7 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
     lead: dict[int, str] = {}
     for s in subjects:
         allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
-        cands = candidates(question, qvec, passages, idf, allowed, {s.key})
+        cands = candidates(asking(question), qvec, passages, idf, allowed, {s.key})
         # The side is named, so its sentences are on topic: holding the asked type is enough.
         known = ans.given(question, names, ask)
         good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
