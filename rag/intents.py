@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import fold
+from .text import fold, split_sentences
 from .types import KIND_LABELS
 
 # --- question forms ----------------------------------------------------------------------------------------------
@@ -269,13 +269,10 @@ def named_kinds(question: str) -> set[str]:
     return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(asking(question)))}
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
-
-
 def asking(question: str) -> str:
     """The sentences that ask (end in "?"), without a statement that sets them up: "The notes list X among posters
     that … How does its poster …?" asks how, not for a list. The whole text when no sentence ends in "?"."""
-    asks = [s for s in _SENTENCE_END.split(question.strip()) if s.rstrip().endswith("?")]
+    asks = [s for s in split_sentences(question.strip()) if s.rstrip().endswith("?")]
     return " ".join(asks) if asks else question
 
 

@@ -122,3 +122,9 @@ def test_title_word_rule(question, term):
 
 def test_twitter_names_the_tweets():
     assert intents.named_kinds("What did they say on Twitter?") == {"tweet"}
+
+
+def test_asking_keeps_the_question_sentences_whole():
+    assert intents.asking("The notes list X among posters. How does it work?") == "How does it work?"
+    assert intents.asking("How does X compare to e.g. Yolo on mixed GPUs?") == "How does X compare to e.g. Yolo on mixed GPUs?"
+    assert intents.asking("List all posters by Google.") == "List all posters by Google."
