@@ -9,6 +9,7 @@ comparison with each named system's own cited sentences, and an overview with on
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,6 +33,29 @@ def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list
                     known: list[str]) -> list[Candidate]:
     return [c for c in cands
             if ans.slot_answering(c.sentence, title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf, known)]
+
+
+def _other_side(question: str, passages: list[Passage], about: set[int], absent: list[str], names: list[str],
+                corpus: CorpusText) -> tuple[Subject, list[Passage]] | None:
+    """For a comparison that names one known system: the first other passage that holds a name the subject's
+    passages lack, as the second side (and the passages with that passage about it)."""
+    for i, p in enumerate(passages):
+        if i in about:
+            continue
+        written = [_written(p)]
+        held = set(absent) - set(ans.absent_names(question, fold(written[0]), names, corpus.df,
+                                                  initials=lambda: ans.initialisms(written)))
+        if held:
+            name = next(n for n in absent if n in held)
+            key = f"side:{p.hit.chunk.id}"
+            other = Subject(key, p.hit.chunk.metadata.get("name") or name, (name,))
+            return other, [replace(q, about=q.about | {key}) if j == i else q for j, q in enumerate(passages)]
+    return None
+
+
+def _written(p: Passage) -> str:
+    """A passage's title, text and institutions: what it says, for whether it mentions a name."""
+    return " ".join([p.hit.chunk.title, p.hit.chunk.text, *(p.hit.chunk.metadata.get("institutions") or [])])
 
 
 def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], idf, parts: int = 1) -> bool:
@@ -70,13 +94,15 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     years = [y for y in ans.figures(question) if _YEAR.fullmatch(y)]
     # the subject's institutions count too: "the Leiden work on …" names where it comes from (its authors' names
     # do not: "what other papers has X, its author, published" asks about the person, which no passage covers)
-    written = [" ".join([passages[i].hit.chunk.title, passages[i].hit.chunk.text,
-                         *(passages[i].hit.chunk.metadata.get("institutions") or [])]) for i in allowed] \
-        if subject or years else []
+    written = [_written(passages[i]) for i in allowed] if subject or years else []
     scope = fold(" ".join(written))
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
         # "NTUA" for National Technical University of Athens
         absent = ans.absent_names(question, scope, names, corpus.df, initials=lambda: ans.initialisms(written))
+        side = _other_side(question, passages, about, absent, names, corpus) if ask.compare and absent else None
+        if side is not None:  # "X and the LBNL study both …": the passage that names LBNL is the other side
+            other, passages = side
+            return compare(question, qvec, passages, [subject, other], ask, idf)
     else:  # a year the question is about, in none of the passages: "Which city hosted MLSys 2025?"
         years = sorted(y for y in years if y not in numbers_in(scope)) if years else []
         if years:

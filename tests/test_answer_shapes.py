@@ -96,3 +96,11 @@ def test_a_set_up_statement_does_not_outweigh_the_sentence_that_asks(real_settin
              real_settings)
     assert not a.refused, a.text
     assert "two-step dequantization" in a.text.split(" [")[0], a.text  # the answer's first sentence
+
+
+def test_a_comparison_side_named_only_by_its_institution_is_the_passage_that_names_it(real_settings):
+    """LBNL is absent from AccelOpt's passages but is the other compared work's institution: not a refusal."""
+    a = _ask("AccelOpt and the LBNL multi-agent PyTorch tuning study both tune code with LLM agents; what hardware "
+             "does each one target?", real_settings)
+    assert not a.refused, a.text
+    assert {"poster:3585", "poster:3600"} <= {c.chunk_id for c in a.citations}, a.text
