@@ -248,6 +248,8 @@ def without_cues(question: str, ask: Asked) -> str:
 # "the poster notes", "the tweets", "the abstract": a question that names a kind of document asks about that kind.
 _KIND_WORDS = {label.split()[-1]: kind for kind, label in KIND_LABELS.items()} | {"twitter": "tweet"}
 _KIND_RE = re.compile(r"\b(" + "|".join(map(re.escape, _KIND_WORDS)) + r")s?\b")
+# "the poster itself", "according to its poster": the abstract, not the notes on it ("poster notes") nor the sessions
+_OWN_POSTER = re.compile(r"\b(?:the|its|their) (?:mlsys )?poster\b(?![ -](?:notes|sessions?))")
 
 
 # "which room", "what convention center", "what kind of drafter": the noun a which/what question asks for, up to
@@ -266,7 +268,9 @@ def asked_nouns(question: str) -> list[str]:
 def named_kinds(question: str) -> set[str]:
     """The kinds of document a question's asking sentences name ("what do the notes say …" names the notes; "The
     notes list X among … How does its design …?" names none)."""
-    return {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(fold(asking(question)))}
+    q = fold(asking(question))
+    kinds = {_KIND_WORDS[m.group(1)] for m in _KIND_RE.finditer(q)}
+    return kinds | ({"poster"} if _OWN_POSTER.search(q) else set())
 
 
 def asking(question: str) -> str:

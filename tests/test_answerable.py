@@ -90,6 +90,9 @@ def test_named_kinds():
     # a set-up statement names the notes; the asking sentence names no kind, so every passage may answer
     assert named_kinds("The notes group OPKV with two posters. How does its design cut overhead?") == set()
     assert named_kinds("OPKV is in the notes. According to the tweets, who presented it?") == {"tweet"}
+    # "the poster itself" is the abstract; "the poster notes" and "the poster sessions" are not
+    assert named_kinds("Acme claimed 50%. What does the poster itself claim?") == {"poster"}
+    assert named_kinds("According to the poster-session notes, who presented OPKV?") == {"notes"}
 
 
 def test_focus_terms_drop_subject_frame_and_slot_words():
