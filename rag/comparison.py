@@ -28,9 +28,10 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
     chosen: list[Candidate] = []
     lacking: list[str] = []
     lead: dict[int, str] = {}
+    question_words = asking(question)  # the asking sentence scores each side's sentences
     for s in subjects:
         allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
-        cands = candidates(asking(question), qvec, passages, idf, allowed, {s.key})
+        cands = candidates(question_words, qvec, passages, idf, allowed, {s.key})
         # The side is named, so its sentences are on topic: holding the asked type is enough.
         known = ans.given(question, names, ask)
         good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
