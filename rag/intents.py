@@ -49,11 +49,12 @@ def _which(nouns: str, gap: int) -> str:
 
 
 # --- asked-for slots: (question cue, what an answering sentence must hold) ---------------------------------------
-_HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|G[BH]\d{3}|SM_?\d{2,3}|\d+-(?:TPU|GPU)|MI\d{3}[A-Z]?|TPU ?v?\d\w*"
+HARDWARE_MODEL = (r"\b(?:[AHBLTV]\d{2,3}[A-Z]?|G[BH]\d{3}|SM_?\d{2,3}|\d+-(?:TPU|GPU)|MI\d{3}[A-Z]?|TPU ?v?\d\w*"
                    r"|RTX ?\d{4}\w*|A\d{4}|L40S?|T4"
                    r"|Jetson[\w ]{0,12}|Gaudi ?\d?|Trainium\d?|Inferentia\d?|Ascend ?\d+\w*|Grace Hopper|Hopper|"
                    r"Blackwell|Ampere|Quest(?: Pro| \d)|Snapdragon ?\w*|iPhone ?\w*|Pixel ?\d+|Raspberry Pi ?\d?|Apple M\d|"
-                   r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d|NVMe|SSDs?|HDDs?|HBM\d?e?|DRAM|CXL|FPGAs?)\b")
+                   r"Xeon\w*|EPYC\w*|Trillium|Ironwood|Cerebras\w*|Groq|LPU|WSE-?\d|NVMe|SSDs?|HDDs?|HBM\d?e?|DRAM|CXL|FPGAs?|"
+                   r"STM32\w*|ESP32\w*|nRF\d+\w*|Arduino[\w ]{0,10}|Cortex-[AM]\d+\w*)\b")
 # Capitalised words that do not make a person's name with their neighbour ("Bellevue May", "The Results").
 _NOT_A_NAME = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Monday|"
                r"Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|The|A|An|This|These|That|Our|We|In|On|At|For|"
@@ -66,8 +67,8 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
              re.compile(r"https?://|\bgithub\b|\barxiv[ .:]*\d{4}\.\d{4,5}|\b\d{4}\.\d{4,5}\b|\bcode (?:is |are )?(?:available|released|public)|\bopen[- ]sourced?\b"
                         r"|\b(?:is|are) (?:publicly )?(?:available|released)\b|\brepository\b", re.I)),
     "hardware": (re.compile(_which("gpus?|tpus?|hardware|chips?|accelerators?|devices?|headsets?|phones?|smartphones?|"
-                                    "processors?|cpus?|platforms?", 2) + r"|\bon what hardware\b"),
-                 re.compile(_HARDWARE_MODEL)),
+                                    "processors?|cpus?|platforms?|boards?|microcontrollers?|mcus?", 2) + r"|\bon what hardware\b"),
+                 re.compile(HARDWARE_MODEL)),
     "dataset": (re.compile(_which("datasets?|benchmarks?|test sets?", 2) + r"|\b(?:evaluated|tested|benchmarked) on\b"),
                 re.compile(r"(?=.*\b(?:benchmarks?|datasets?|suites?|corpus|corpora|workloads?|tasks)\b)" + _CODENAME
                            # or a list of capitalised names right after the word: "datasets—Counting, Graph, and …"
@@ -159,7 +160,7 @@ class Asked:
     multipart: bool = False
 
 
-MULTIPART = re.compile(r"(?:,|\band\b|;)\s*(?:and\s+)?(?:from |in |on |at |by )?(?:what|which|who|whom|how|where|when|why)\b"
+MULTIPART = re.compile(r"(?:,|\band\b|;)\s*(?:and\s+)?(?:from |in |on |at |by |with )?(?:what|which|who|whom|how|where|when|why)\b"
                        r"|\?\s*\w")
 
 
@@ -184,9 +185,18 @@ def parts(question: str) -> list[str]:
     return pieces or [question]
 
 
+# "… when predicting how long upgrades run", "… to decide how many replicas": a how-clause that is the object of a
+# verb describes what the subject does; it asks for no figure (a reporting verb's does: "saying how much").
+_EMBEDDED_HOW = re.compile(r"\b(?!(?:saying|reporting|showing|telling|stating|describing|explaining)\b)\w{3,}ing how\b"
+                           r"|\bto (?!(?:say|report|show|tell|state|describe|explain)\b)\w+ how\b")
+
+
+_KIND_OF = re.compile(r"\b(?:what|which) (?:kind|type|sort|form)s? of\b")
+
+
 def asked(question: str) -> Asked:
     """The form of a question and the type of detail it asks for."""
-    q = fold(question)
+    q = _EMBEDDED_HOW.sub(lambda m: m.group(0)[: -len("how")] + "the way", fold(question))
     if _AMOUNT.search(q):
         slot = "number"
     elif _WHO_FIRST.match(q):  # "Who gave the open-source talk …?" asks for a person, whatever else it mentions
@@ -194,7 +204,9 @@ def asked(question: str) -> Asked:
     elif _DATE_FIRST.match(q):
         slot = "date"
     else:
-        slot = next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)), None)
+        # "what kind of protocol" asks for a description of it, "which protocol" for its name
+        slot = next((name for name in SLOT_ORDER if SLOTS[name][0].search(q)
+                     and not (name == "name" and _KIND_OF.search(q))), None)
     if slot is None and not _GIVEN_FIGURE.search(q) and any(cue.search(q) for name, (cue, _) in UNITS.items()
                                                             if name in _UNIT_ALONE):
         slot = "number"  # "… in milliseconds", "… in GB": a unit named alone asks for a figure (not "took 40 minutes")
@@ -213,7 +225,7 @@ def holds_slot(sentence: str, ask: Asked) -> bool:
     if ask.slot is None:
         return True
     if ask.slot == "model" and ask.unit != "size":  # "which model": a named model, not a size or a chip
-        return any(not re.fullmatch(_HARDWARE_MODEL, m.group(0)) for m in _MODEL_NAME.finditer(sentence))
+        return any(not re.fullmatch(HARDWARE_MODEL, m.group(0)) for m in _MODEL_NAME.finditer(sentence))
     if ask.slot == "number":  # "(1) a scheduler, (2) …" enumerates; it gives no figure
         sentence = _ENUMERATION.sub(" ", sentence)
     if not SLOTS[ask.slot][1].search(sentence):

@@ -9,6 +9,7 @@ import re
 from .answerable import COINED, mentions, named_terms
 from .passage import Passage, Subject
 from .heuristics import SUBJECTS
+from .intents import HARDWARE_MODEL
 from .papertable import ROW_KEY
 from .text import STOPWORDS, fold
 from .types import Hit
@@ -38,6 +39,8 @@ def find_subjects(loaded, question: str, compare: bool = False) -> list[Subject]
     listed = {fold(n) for names in found.values() for n in names}
     for term in named_terms(question):
         if fold(term) in listed or not COINED.search(term) or len(term) < SUBJECTS.min_chars:
+            continue
+        if re.fullmatch(HARDWARE_MODEL, term):  # "on 512 H200 GPUs" names the hardware, not a second system
             continue
         owners = [i for i, t in enumerate(loaded.corpus_text.chunks) if mentions(t, term)]
         if 0 < len(owners) <= SUBJECTS.max_chunks:
