@@ -27,7 +27,7 @@ _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers ab
     list name named exact number figure value provide provided work system approach method compare compared
     comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
     mainly basically exactly kind kinds sort sorts take place happen happened anywhere somewhere anyone someone
-    anything something""".split())
+    anything something credit credits credited""".split())
 # A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
 _NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][A-Za-z0-9.-]*|[A-Z]{2,}[A-Za-z0-9.-]*|[A-Za-z]+\d[A-Za-z0-9.-]*"
                       r"|[A-Z][a-z]+[A-Za-z0-9-]*)")
@@ -171,8 +171,18 @@ def absent_names(question: str, passages_folded: str, subject_names: Iterable[st
         if df(n) <= th.absent_max_share and not mentions(passages_folded, n):
             out.append(n)
     out = without_initialisms(out, initials)
-    numbers = figures(question) - numbers_in(passages_folded)
+    numbers = figures(question) - numbers_in(passages_folded) - _common_editions(question, df, th)
     return out + sorted(n for n in numbers if not any(n in fold(x) for x in out))
+
+
+# A year after a name: "MLSys 2026", "ASPLOS 2026" name an edition, not a figure the passages must repeat.
+_EDITION = re.compile(r"(?<![\w-])([A-Za-z][\w-]*) ((?:19|20)\d\d)\b")
+
+
+def _common_editions(question: str, df: Callable[[str], float], th: Answerability) -> set[str]:
+    """The years in the question that name an edition the documents mention widely ("MLSys 2026"): a passage
+    about the subject need not repeat them."""
+    return {m.group(2) for m in _EDITION.finditer(question) if df(m.group(0)) > th.absent_max_share}
 
 
 def coverage(terms: list[str], tokens: set[str], idf: Callable[[str], float]) -> float:
@@ -203,8 +213,8 @@ def given(question: str, subject_names: Iterable[str], ask: Asked) -> list[str]:
     """What the question itself gives, which cannot be its answer: its numbers, and for a named thing (a model, a
     dataset, hardware) also its names and its subject's names."""
     numbers = [m.group(0) for m in _GIVEN_NUMBER.finditer(question)]
-    if ask.slot in ("number", "date", "link"):
-        return numbers
+    if ask.slot in ("number", "date", "link"):  # and the names with digits: "GPT-100B" is no figure about GPT
+        return numbers + [n for n in named_terms(question) if re.search(r"\d", n)]
     return [*subject_names, *named_terms(question), *numbers]
 
 

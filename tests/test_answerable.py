@@ -39,6 +39,12 @@ from rag.intents import Asked, asked, holds_slot, named_kinds
     ("Which open-source LLMs does FooServe run?", "model", None),  # "open-source" describes the asked models
     ("Is FooServe's code open-sourced?", "link", None),
     ("Which posters test how LLMs behave under attack?", None, None),  # posters are asked for, not models
+    # a how-clause that a verb takes as its object says what the system does; it asks for no figure
+    ("What does FooSched weigh when predicting how long upgrades will run?", None, None),
+    ("What does the abstract say about how much memory FooServe saves?", "number", "memory"),
+    ("Which microcontroller board was FooNet deployed on?", "hardware", None),
+    ("What kind of failure protocol do the notes credit FooBench with?", None, None),  # a description is asked
+    ("Which protocol does FooBench use?", "name", None),  # ... a name is asked
 ])
 def test_asked_slot(question, slot, unit):
     a = asked(question)
@@ -125,6 +131,21 @@ def test_absent_names_only_counts_rare_names():
     df = {"LongBench": 0.004, "GPU": 0.3}.get  # shares of chunks mentioning each
     assert ans.absent_names("What was BLASST's accuracy on LongBench?", scope, ["BLASST"], lambda n: df(n, 0.0)) == ["LongBench"]
     assert ans.absent_names("Did BLASST use a GPU cluster?", scope, ["BLASST"], lambda n: df(n, 0.0)) == []
+
+
+def test_an_edition_the_documents_mention_widely_is_not_an_absent_figure():
+    scope = "fooserve cuts latency by 2x"
+    df = {"MLSys 2026": 0.16, "MLSys 2019": 0.0}.get
+    assert ans.absent_names("Was FooServe accepted to MLSys 2026?", scope, ["FooServe"], lambda n: df(n, 0.0)) == []
+    assert ans.absent_names("Was FooServe accepted to MLSys 2019?", scope, ["FooServe"], lambda n: df(n, 0.0)) == \
+        ["2019"]
+
+
+def test_a_number_inside_a_given_name_is_no_figure():
+    question = "What training throughput does FooZeRO reach on GPT-100B?"
+    known = ans.given(question, [], asked(question))
+    assert not holds_slot(ans.blank("It scales the model size, e.g. to GPT-100B.", known), asked(question))
+    assert holds_slot(ans.blank("It reaches 1.5x higher throughput on GPT-100B.", known), asked(question))
 
 
 def test_coverage_is_idf_weighted():
