@@ -20,7 +20,7 @@ from .comparison import compare, overview
 from .disagree import disagreement
 from .heuristics import WEIGHTS
 from .intents import Asked, asked, holds_slot, named_kinds
-from .passage import REFUSAL_CONTEXT, Composed, Passage, Subject, candidates, compose_chosen, refusal, title_tokens
+from .passage import REFUSAL_CONTEXT, Composed, Passage, Subject, candidates, compose_chosen, refusal, sentence_context
 from .text import content_tokens, fold, looks_like_instruction, numbers_in
 
 __all__ = ["REFUSAL_CONTEXT", "Composed", "Passage", "Subject", "compose_answer"]
@@ -32,7 +32,8 @@ _SOURCE_SCOPE = re.compile(r"\baccording to\b", re.I)  # names the source every 
 def _slot_answering(cands: list[Candidate], passages: list[Passage], focus: list[str], ask: Asked, idf,
                     known: list[str]) -> list[Candidate]:
     return [c for c in cands
-            if ans.slot_answering(c.sentence, title_tokens(passages[c.hit_rank]), c.dense, focus, ask, idf, known)]
+            if ans.slot_answering(c.sentence, sentence_context(passages[c.hit_rank], c.sentence), c.dense, focus, ask,
+                                  idf, known)]
 
 
 def _other_side(question: str, passages: list[Passage], about: set[int], absent: list[str], names: list[str],
@@ -59,8 +60,8 @@ def _written(p: Passage) -> str:
 
 
 def _covered(cands: list[Candidate], passages: list[Passage], focus: list[str], idf, parts: int = 1) -> bool:
-    return ans.covered([(c.sentence, title_tokens(passages[c.hit_rank]), c.dense) for c in cands], focus, idf,
-                       parts=parts)
+    return ans.covered([(c.sentence, sentence_context(passages[c.hit_rank], c.sentence), c.dense) for c in cands],
+                       focus, idf, parts=parts)
 
 
 def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], subjects: list[Subject], idf,
@@ -97,8 +98,12 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     written = [_written(passages[i]) for i in allowed] if subject or years else []
     scope = fold(" ".join(written))
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
+        # a name held by any of the subject's passages is there, whichever kind of document the question scopes
+        # to ("The notes say X fused A + B. Per its abstract, how …?": A and B are in the notes)
+        owned = written + [_written(passages[i]) for i in sorted(about - allowed)]
         # "NTUA" for National Technical University of Athens
-        absent = ans.absent_names(question, scope, names, corpus.df, initials=lambda: ans.initialisms(written))
+        absent = ans.absent_names(question, fold(" ".join(owned)), names, corpus.df,
+                                  initials=lambda: ans.initialisms(owned))
         side = _other_side(question, passages, about, absent, names, corpus) if ask.compare and absent else None
         if side is not None:  # "X and the LBNL study both …": the passage that names LBNL is the other side
             other, passages = side
@@ -171,7 +176,7 @@ def _answers_part(c: Candidate, p: Passage, part: str, ask: Asked, focus: list[s
     if not focus:
         return 1.0, 1.0
     own = set(content_tokens(c.sentence))
-    return ans.coverage(focus, own | title_tokens(p), idf), ans.coverage(focus, own, idf)
+    return ans.coverage(focus, own | sentence_context(p, c.sentence), idf), ans.coverage(focus, own, idf)
 
 
 def _cover_parts(question: str, chosen: list[Candidate], cands: list[Candidate], passages: list[Passage],

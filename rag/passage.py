@@ -43,6 +43,7 @@ class Passage:
     about: frozenset[str] = frozenset()  # subject keys it names or belongs to
     owner: str | None = None  # the subject key whose own passage (poster or notes entry) this is
     context_tokens: frozenset[str] | None = field(default=None, repr=False)  # cached by title_tokens
+    short_forms: dict[str, frozenset[str]] | None = field(default=None, repr=False)  # cached by sentence_context
 
 
 @dataclass
@@ -94,6 +95,30 @@ def title_tokens(p: Passage) -> frozenset[str]:
         context = p.sentences if len(p.sentences) <= WEIGHTS.short_passage else []
         p.context_tokens = frozenset(content_tokens(" ".join([p.hit.chunk.title, *names, *context])))
     return p.context_tokens
+
+
+# "the Cosmos-Reason-1 (CR1) VLM", "time-to-first-token (TTFT)": a name, then the short form the passage uses for it.
+_DEFINED = re.compile(r"((?:[\w-]+\s+){0,3}[\w-]+)\s+\(([A-Z][A-Za-z0-9]{1,7})\)")
+
+
+def short_forms(text: str) -> dict[str, frozenset[str]]:
+    """The short forms a text defines, each with the words of its long form (as many words before it as the
+    short form has capitals and digits, up to four)."""
+    out: dict[str, frozenset[str]] = {}
+    for m in _DEFINED.finditer(text):
+        short = m.group(2)
+        n = max(1, min(4, sum(ch.isupper() or ch.isdigit() for ch in short)))
+        out.setdefault(short, frozenset(content_tokens(" ".join(m.group(1).split()[-n:]))))
+    return out
+
+
+def sentence_context(p: Passage, sentence: str) -> frozenset[str]:
+    """Words a sentence stands under: its passage's (`title_tokens`), and the long form of each short form of the
+    passage's that it uses ("CR1 inference's VRAM demand" is about Cosmos-Reason-1)."""
+    if p.short_forms is None:
+        p.short_forms = short_forms(p.hit.chunk.text)
+    used = [words for short, words in p.short_forms.items() if re.search(rf"\b{re.escape(short)}\b", sentence)]
+    return title_tokens(p).union(*used) if used else title_tokens(p)
 
 
 def compose_chosen(chosen: list[Candidate], passages: list[Passage], label: bool,

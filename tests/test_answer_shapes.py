@@ -104,3 +104,25 @@ def test_a_comparison_side_named_only_by_its_institution_is_the_passage_that_nam
              "does each one target?", real_settings)
     assert not a.refused, a.text
     assert {"poster:3585", "poster:3600"} <= {c.chunk_id for c in a.citations}, a.text
+
+
+def test_a_name_the_subjects_notes_hold_is_not_absent_when_the_question_scopes_the_abstract(real_settings):
+    """The set-up sentence quotes the notes; the asked part is scoped to the abstract."""
+    a = _ask("The poster notes mention fused All-Gather + GEMM kernels for ParallelKittens. According to its "
+             "abstract, what speedup does it reach for sequence-parallel workloads?", real_settings)
+    assert not a.refused, a.text
+    assert "4.08×" in a.text
+
+
+def test_a_gpu_model_in_the_question_is_not_a_second_system(real_settings):
+    a = _ask("Which LLM did DistCA train with 512 H200 GPUs?", real_settings)
+    assert "The documents don't report this for" not in a.text  # not answered as a comparison
+    assert a.refused and a.text.startswith("The documents don't say which models"), a.text
+
+
+def test_a_short_form_the_passage_defines_stands_for_its_long_form(real_settings):
+    """The abstract says "Cosmos-Reason-1 (CR1)" once and then "CR1 inference's VRAM demand is down by 10×"."""
+    a = _ask("By how much does NVIDIA's client xLM work cut the VRAM demand of Cosmos-Reason-1 inference?",
+             real_settings)
+    assert not a.refused, a.text
+    assert "10×" in a.text

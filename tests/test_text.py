@@ -54,3 +54,12 @@ def test_normalize_question_never_crashes_and_is_idempotent(raw):
 def test_split_sentences_loses_no_words(text):
     joined = " ".join(split_sentences(text))
     assert joined.split() == " ".join(text.split()).split() or set(joined.split()) <= set(text.split())
+
+
+def test_short_forms_a_text_defines_map_to_their_long_form_words():
+    from rag.passage import short_forms
+
+    forms = short_forms("It targets the Cosmos-Reason-1 (CR1) VLM and time to first token (TTFT).")
+    assert set(forms) == {"CR1", "TTFT"}
+    assert {"cosmos", "reason"} <= forms["CR1"]
+    assert {"time", "first", "token"} <= forms["TTFT"]
