@@ -160,7 +160,9 @@ class Asked:
     multipart: bool = False
 
 
+# A later part: "…, and what …", "…, and with how many …", "…, and besides X and Y, which …" (a lead-in phrase).
 MULTIPART = re.compile(r"(?:,|\band\b|;)\s*(?:and\s+)?(?:from |in |on |at |by |with )?(?:what|which|who|whom|how|where|when|why)\b"
+                       r"|[,;]\s*and\s+[^,?]{1,60},\s*(?:what|which|who|whom|how|where|when|why)\b"
                        r"|\?\s*\w")
 
 

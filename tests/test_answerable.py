@@ -239,6 +239,9 @@ def test_counted_noun_is_the_unit():
     ("What does OPKV do?", ["What does OPKV do?"]),
     ("Can FooServe run with Megatron-LM, and how big a model was it tested on?",  # a yes/no part is a part
      ["Can FooServe run with Megatron-LM", "how big a model was it tested on?"]),
+    # a lead-in phrase belongs to the part it leads into
+    ("Which checks does FooSweep say miss slowdowns, and besides MFU and variance, which metric does it improve?",
+     ["Which checks does FooSweep say miss slowdowns", "besides MFU and variance, which metric does it improve?"]),
 ])
 def test_parts_of_a_multi_part_question(question, expected):
     from rag.intents import parts
