@@ -106,7 +106,7 @@ SLOTS: dict[str, tuple[re.Pattern, re.Pattern]] = {
                           r"|^what (?:is|was|are|were)\b(?=.*\b(?:accuracy|latency|throughput|speedup|overhead|rate|"
                           r"bandwidth|utili[sz]ation)\b)"),
                # a number that is not a year, or a magnitude in words ("hundreds of billions of tokens")
-               re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d|\b(?:hundreds|thousands|millions|billions|trillions|dozens)\b"
+               re.compile(r"(?<![\w.-])(?!(?:19|20)\d\d\b)\d|\b(?:hundreds|thousands|millions|billions|trillions|dozens)\b"
                           r"|\b(?:a|one) (?:hundred|thousand|million|billion|trillion)\b"
                           # a count in words: "a single training epoch", "two GPUs"
                           r"|\ba single\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|twelve)\s+[a-z-]+s\b", re.I)),
