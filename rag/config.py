@@ -43,8 +43,11 @@ class AnswerSettings(BaseModel):
     max_answer_sentences: int = Field(
         3, ge=1, le=10, description="Upper bound on sentences in a one-subject extractive answer (one to three "
                                     "sentences for a one-fact question).")
+    # Dev (700 gold questions plus the 91 dev ones of two blind batches, g703-g902): key-fact recall, refusal recall
+    # and false refusals are the same at 0.15, 0.22, 0.25 and 0.28 (the composer's answerability check decides);
+    # 0.34 refused one answerable question. 0.25: the middle of the plateau.
     min_support: float = Field(
-        0.34, ge=0, le=1,
+        0.25, ge=0, le=1,
         description="Refuse when fewer than this share of the question's content words appear in the best passages.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a note.")

@@ -36,8 +36,9 @@ class Scoring:
 class Support:
     """The first, coarse check that the retrieved passages can answer at all (`rag.answer.supported`).
 
-    Its main knob is `Settings.min_support` (0.34). Not swept: the composer's answerability check decides the
-    fine cases, so these only need to stop questions that share (almost) no words with the best passages.
+    Its main knob is `Settings.min_support` (0.25, swept there). These are not swept: the composer's answerability
+    check decides the fine cases, so these only need to stop questions that share (almost) no words with the best
+    passages.
     """
 
     passages: int = 3  # the best passages whose words count

@@ -126,3 +126,11 @@ def test_a_short_form_the_passage_defines_stands_for_its_long_form(real_settings
              real_settings)
     assert not a.refused, a.text
     assert "10×" in a.text
+
+
+def test_a_question_in_its_own_words_about_an_unnamed_poster_is_not_refused_by_the_coarse_word_check(real_settings):
+    """Few of the question's words ("team", "earlier", "unreliable") are the abstract's; the composer decides."""
+    a = _ask("Why did the Berkeley group regard earlier evaluations of speculative decoding as unreliable?",
+             real_settings)
+    assert not a.refused, a.text
+    assert "small batch sizes" in a.text
