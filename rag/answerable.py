@@ -27,7 +27,7 @@ _FRAME = frozenset(stem(w) for w in """mlsys 2026 poster posters paper papers ab
     list name named exact number figure value provide provided work system approach method compare compared
     comparison differ differs difference versus vs note notes tweet tweets article preview actually really main
     mainly basically exactly kind kinds sort sorts take place happen happened anywhere somewhere anyone someone
-    anything something credit credits credited""".split())
+    anything something credit credits credited hashtag hashtags title titles titled full""".split())
 # A coined or proper name in the question: CamelCase, acronyms, letter-digit mixes, capitalised words not first.
 _NAMEISH = re.compile(r"(?<![\w@#-])(?:[A-Za-z]*[a-z][A-Z][A-Za-z0-9.-]*|[A-Z]{2,}[A-Za-z0-9.-]*|[A-Za-z]+\d[A-Za-z0-9.-]*"
                       r"|[A-Z][a-z]+[A-Za-z0-9-]*)")
@@ -124,7 +124,8 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
     gives them: LBNL for Lawrence Berkeley National Laboratory)."""
     subject = {fold(n) for n in subject_names}
     names = [n for n in named_terms(question)
-             if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)]
+             if COINED.search(n) and fold(n) not in subject and not mentions(corpus_folded, n)
+             and not compound_of_known(n, corpus_folded)]
     names = without_initialisms(names, initials)
     # examples the question names ("compressors such as zstd or gzip"), none of which any document mentions
     examples = [e for m in _EXAMPLES.finditer(question) for e in re.split(r",\s*|\s+(?:or|and)\s+", m.group(1))]
@@ -132,6 +133,16 @@ def unknown_names(question: str, corpus_folded: str, subject_names: Iterable[str
         names += [e for e in examples if e not in names]
     numbers = [n for n in figures(question) if n not in numbers_in(corpus_folded)]
     return names + [n for n in numbers if not any(n in fold(x) for x in names)]
+
+
+def compound_of_known(term: str, folded: str) -> bool:
+    """Whether a hyphenated term is a known name joined to plain words ("GPU-lifespan", "KV-heavy"): a description
+    in the question's words, not a name the documents would have to use."""
+    pieces = term.split("-")
+    named = [p for p in pieces if COINED.search(p)]
+    plain = [p for p in pieces if p not in named]
+    return bool(named and plain) and all(p.isalpha() and p.islower() and len(p) >= 3 for p in plain) \
+        and all(mentions(folded, p) for p in named)
 
 
 def without_initialisms(names: list[str], initials: frozenset[str] | Callable[[], frozenset[str]]) -> list[str]:
@@ -153,7 +164,8 @@ def unseen_asked(question: str, vocabulary: set[str], th: Answerability = THRESH
 
     # the phrase's last word is its noun; a noun that names a type of answer ("what date", "which company") is
     # answered by a date or a name, not by the word itself
-    return [noun for noun in asked_nouns(question) if unseen(noun.split()[-1]) and asked(f"which {noun}?").slot is None]
+    return [noun for noun in asked_nouns(question) if unseen(noun.split()[-1]) and asked(f"which {noun}?").slot is None
+            and stem(noun.split()[-1]) not in _FRAME]  # "which hashtags": the documents' own form, not a topic
 
 
 def absent_names(question: str, passages_folded: str, subject_names: Iterable[str], df: Callable[[str], float],

@@ -148,6 +148,17 @@ def test_a_number_inside_a_given_name_is_no_figure():
     assert holds_slot(ans.blank("It reaches 1.5x higher throughput on GPT-100B.", known), asked(question))
 
 
+def test_a_known_name_joined_to_plain_words_is_a_description_not_an_unknown_name():
+    corpus = "pd disaggregation extends gpu useful lives fooserve serves deepseek-v3"
+    assert ans.unknown_names("Is PD disaggregation a GPU-lifespan argument?", corpus) == []
+    assert ans.unknown_names("Does FooServe run DeepSeek-V5?", corpus) == ["DeepSeek-V5"]  # a coined part is new
+
+
+def test_words_that_name_the_documents_own_form_are_not_focus_or_unseen():
+    assert ans.focus_terms("What is the full title of the CAD work?", ["CAD"]) == []
+    assert ans.unseen_asked("Which hashtags did the tweet end with?", {"tweet", "end"}) == []
+
+
 def test_coverage_is_idf_weighted():
     idf = {"rare": 3.0, "common": 1.0}.get
     assert math.isclose(ans.coverage(["rare", "common"], {"rare"}, idf), 0.75)
