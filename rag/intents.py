@@ -330,10 +330,10 @@ ASKS_FOR_ONE = re.compile(r"^\s*(?:which|what) (?:paper|poster|system|work|talk|
 ANSWER_NUMBER = re.compile(r"\bhow (many|much|fast|large|big|long|often)\b|\bspeed ?ups?\b|\bhow fast\b|\bpercent|\bfaster\b"
                            r"|\bby what factor\b|\bwhat (fraction|share|ratio)\b")
 ANSWER_DATE = re.compile(r"\bwhen\b|\bwhat (date|day|year|month|time)\b")
-ANSWER_WHO = re.compile(r"\bwho\b|\bwhich (company|companies|lab|labs|institution|institutions|group|team|organi[sz]ation"
+ANSWER_WHO = re.compile(r"\bwho\b|\bwhich (company|companies|lab|labs|institution|institutions|group|team|organi[sz]ations?"
                         r"|university|universities|authors?)\b|\bauthors?\b|\baffiliat")
 # A question about people: author and institution facts only answer these.
-PEOPLE = re.compile(r"\b(authors?|wrote|written|institutions?|affiliat\w*|universit\w*|compan\w*|labs?)\b")
+PEOPLE = re.compile(r"\b(authors?|wrote|written|institutions?|affiliat\w*|universit\w*|compan\w*|labs?|organi[sz]ations?)\b")
 
 
 def asks_about_people(question: str) -> bool:

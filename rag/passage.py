@@ -13,6 +13,7 @@ import numpy as np
 
 from .answer import Candidate, compose, score_sentences, select
 from .heuristics import WEIGHTS
+from .intents import asks_about_people
 from .text import content_tokens, looks_like_instruction
 from .types import Citation, Hit
 
@@ -65,9 +66,10 @@ def candidates(question: str, qvec: np.ndarray, passages: list[Passage], idf, al
     cands = score_sentences(question, qvec, [passages[i].hit for i in idx], [passages[i].sentences for i in idx],
                             [passages[i].vectors for i in idx], idf)
     out = []
+    who = asks_about_people(question)
     for c in cands:
         p = passages[idx[c.hit_rank]]
-        if looks_like_instruction(c.sentence) or bare_title(c.sentence, p.hit) or not has_words(c.sentence):
+        if looks_like_instruction(c.sentence) or bare_title(c.sentence, p.hit, who) or not has_words(c.sentence):
             continue
         if _PRONOUN_START.match(c.sentence) and not (p.owner and (p.owner in subject_keys or not subject_keys)) \
                 and not (not subject_keys and _FIRST_PERSON.match(c.sentence)):
@@ -81,9 +83,17 @@ def has_words(sentence: str) -> bool:
     return bool(content_tokens(re.sub(r"\[\d{1,3}\]", " ", sentence)))
 
 
-def bare_title(sentence: str, hit: Hit) -> bool:
+# "Profinfer: An eBPF-based … Profiler (Huawei + TUM)": a notes title's closing parenthesis says who, which the
+# title line then states as a fact; the rest of the line is the bare title.
+_TRAILING_ASIDE = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def bare_title(sentence: str, hit: Hit, who: bool = False) -> bool:
+    """Whether a sentence only repeats its passage's title (or name); for a question about people (`who`), a title's
+    closing aside ("(Huawei + TUM)") is an answer."""
     words = set(content_tokens(sentence))
-    return bool(words) and words <= set(content_tokens(hit.chunk.title)) | set(content_tokens(hit.chunk.metadata.get("name") or ""))
+    title = _TRAILING_ASIDE.sub("", hit.chunk.title) if who else hit.chunk.title
+    return bool(words) and words <= set(content_tokens(title)) | set(content_tokens(hit.chunk.metadata.get("name") or ""))
 
 
 def title_tokens(p: Passage) -> frozenset[str]:

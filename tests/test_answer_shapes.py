@@ -134,3 +134,10 @@ def test_a_question_in_its_own_words_about_an_unnamed_poster_is_not_refused_by_t
              real_settings)
     assert not a.refused, a.text
     assert "small batch sizes" in a.text
+
+
+def test_the_organisations_in_a_notes_title_line_answer_a_question_about_them(real_settings):
+    """The notes' line "Profinfer: An eBPF-based … Profiler (Huawei + TUM)." is more than a bare title for it."""
+    a = _ask("Which organizations built the Profinfer profiler, per the notes?", real_settings)
+    assert not a.refused, a.text
+    assert "Huawei" in a.text

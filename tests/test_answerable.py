@@ -159,6 +159,13 @@ def test_words_that_name_the_documents_own_form_are_not_focus_or_unseen():
     assert ans.unseen_asked("Which hashtags did the tweet end with?", {"tweet", "end"}) == []
 
 
+def test_which_organizations_asks_about_people():
+    from rag.intents import answer_type, asks_about_people
+
+    question = "Which organizations developed FooServe?"
+    assert asks_about_people(question) and answer_type(question) == "who"
+
+
 def test_coverage_is_idf_weighted():
     idf = {"rare": 3.0, "common": 1.0}.get
     assert math.isclose(ans.coverage(["rare", "common"], {"rare"}, idf), 0.75)
