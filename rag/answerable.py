@@ -13,7 +13,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from .heuristics import THRESHOLDS, Answerability
 from .intents import Asked, asked, asked_nouns, holds_slot, without_cues
@@ -302,42 +302,3 @@ def _join(items: list[str]) -> str:
 def no_stop(tokens: Iterable[str]) -> set[str]:
     """Tokens without stopwords."""
     return {t for t in tokens if t not in STOPWORDS}
-
-
-class CorpusText:
-    """Every chunk's folded text and content-word vocabulary: does (and how often do) the documents mention a name."""
-
-    def __init__(self, folded_chunks: list[str], vocabulary: set[str], texts: Iterable[str] = ()) -> None:
-        self.chunks = folded_chunks
-        self.vocabulary = vocabulary
-        self.folded = " ".join(folded_chunks)
-        self._texts = texts  # as written, for the initials of names (read only when a question needs them)
-        self._df: dict[str, int] = {}
-
-    @cached_property
-    def initialisms(self) -> frozenset[str]:
-        """The initials of every run of capitalised words the documents use ("lbnl" for Lawrence Berkeley National
-        Laboratory): a question may name an institution or system by its initials."""
-        return initialisms(self._texts)
-
-    def df(self, term: str) -> float:
-        """Share of chunks that mention the term."""
-        if term not in self._df:
-            self._df[term] = sum(1 for t in self.chunks if mentions(t, term)) / max(1, len(self.chunks))
-        return self._df[term]
-
-
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w&-]*(?:\s+(?:(?:of|and|for|the|de|&)\s+)?[A-Z][\w&-]*)+")
-
-
-def initialisms(texts: Iterable[str], longest: int = 6) -> frozenset[str]:
-    """Lower-cased initials of each run of 2 to `longest` consecutive capitalised words (small joining words
-    skipped) in the texts."""
-    out: set[str] = set()
-    for text in texts:
-        for m in _CAPITALISED_RUN.finditer(text):
-            letters = [w[0].lower() for w in m.group(0).split() if w[:1].isupper()]
-            for i in range(len(letters)):
-                for j in range(i + 2, min(len(letters), i + longest) + 1):
-                    out.add("".join(letters[i:j]))
-    return frozenset(out)

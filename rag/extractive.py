@@ -15,7 +15,7 @@ import numpy as np
 
 from . import answerable as ans, intents
 from .answer import REFUSAL_TEXT, Candidate, select, slot_first
-from .answerable import CorpusText
+from .corpustext import CorpusText, initialisms
 from .comparison import compare, overview
 from .disagree import disagreement
 from .heuristics import WEIGHTS
@@ -45,7 +45,7 @@ def _other_side(question: str, passages: list[Passage], about: set[int], absent:
             continue
         written = [_written(p)]
         held = set(absent) - set(ans.absent_names(question, fold(written[0]), names, corpus.df,
-                                                  initials=lambda: ans.initialisms(written)))
+                                                  initials=lambda: initialisms(written)))
         if held:
             name = next(n for n in absent if n in held)
             key = f"side:{p.hit.chunk.id}"
@@ -103,7 +103,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
         owned = written + [_written(passages[i]) for i in sorted(about - allowed)]
         # "NTUA" for National Technical University of Athens
         absent = ans.absent_names(question, fold(" ".join(owned)), names, corpus.df,
-                                  initials=lambda: ans.initialisms(owned))
+                                  initials=lambda: initialisms(owned))
         side = _other_side(question, passages, about, absent, names, corpus) if ask.compare and absent else None
         if side is not None:  # "X and the LBNL study both …": the passage that names LBNL is the other side
             other, passages = side

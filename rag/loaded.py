@@ -11,7 +11,7 @@ from functools import cached_property
 import numpy as np
 
 from . import structured
-from .answerable import CorpusText
+from .corpustext import CorpusText
 from .config import Settings, corpus_files
 from .embed import Embedder
 from .index import IndexMissingError, IndexStaleError, LoadedIndex, build_index, check_fresh, embedder_changes, \

@@ -345,7 +345,9 @@ def test_examples_the_question_names_that_no_document_mentions_are_unknown():
 
 def test_initials_of_words_the_documents_use_are_not_unknown_names():
     texts = ["Authors from Lawrence Berkeley National Laboratory and the Korea Advanced Institute of Science & Technology"]
-    known = ans.initialisms(texts)
+    from rag.corpustext import initialisms
+
+    known = initialisms(texts)
     assert {"lbnl", "kaist"} <= known and "lbl" not in known
     folded = "accelopt lawrence berkeley national laboratory"
     assert ans.unknown_names("How does the LBNL study compare with AccelOpt?", folded, [], known) == []
