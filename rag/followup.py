@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .intents import ASKS_FOR_ONE as _ASKS_FOR_ONE, FOLLOW_UP_LEAD as _LEAD, FOLLOW_UP_PRONOUN as _PRONOUN
+from .routeforms import ASKS_FOR_ONE as _ASKS_FOR_ONE, FOLLOW_UP_LEAD as _LEAD, FOLLOW_UP_PRONOUN as _PRONOUN
 from .text import QUESTION_WORDS, STOPWORDS, content_tokens, fold
 
 _NAME = re.compile(

@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass, field as dc_field, replace
 
 from .article import source_answer, source_number  # noqa: F401 - the routed answers api.py asks for
-from .intents import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE as _EXHAUSTIVE,
-                      INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
-                      TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE, TITLE_WORD as _TITLE,
-                      TOPIC as _TOPIC, HOW_OR_WHY as _HOW_OR_WHY, asking)
+from .intents import asking
+from .routeforms import (AUTHOR_WORD as _AUTHOR_WORD, COUNT as _COUNT, EXHAUSTIVE as _EXHAUSTIVE,
+                         INSTITUTION_WORD as _INST_WORD, LIST as _LIST, POSTERS as _POSTERS, RANK as _RANK,
+                         TOP_N as _TOP_N, WHERE_FROM as _WHERE_FROM, WHO_WROTE as _WHO_WROTE, TITLE_WORD as _TITLE,
+                         TOPIC as _TOPIC, HOW_OR_WHY as _HOW_OR_WHY)
 from .papertable import (DEFAULT_NOUN, INSTITUTION_ALIASES, ROW_KEY, TOPIC_THRESHOLD, Paper, Poster,  # noqa: F401
                          as_table, files_of, find_author, find_institution, find_scope, find_titled, mentioning_all,
                          noun_of, paper_table, ranking, word_re)

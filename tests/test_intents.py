@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag import intents
+from rag import intents, routeforms
 from rag.followup import is_follow_up, rewrite
 from rag.structured import Poster, answer, route
 
@@ -28,7 +28,7 @@ TABLE = [
 ])
 def test_count_list_and_rank_patterns(question, count, lst, rank):
     q = question.lower()
-    assert (bool(intents.COUNT.search(q)), bool(intents.LIST.search(q)), bool(intents.RANK.search(q))) == \
+    assert (bool(routeforms.COUNT.search(q)), bool(routeforms.LIST.search(q)), bool(routeforms.RANK.search(q))) == \
         (count, lst, rank)
 
 
@@ -116,7 +116,7 @@ def test_a_how_question_about_what_the_authors_did_is_not_an_authorship_question
     ("List the papers with 'KV' in the title", "KV"),
 ])
 def test_title_word_rule(question, term):
-    m = intents.TITLE_WORD.search(question)
+    m = routeforms.TITLE_WORD.search(question)
     assert m and (m.group(1) or m.group(2)) == term
 
 
