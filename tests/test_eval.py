@@ -228,3 +228,17 @@ def test_harness_end_to_end_writes_report_and_gate_fails(real_settings, tmp_path
     assert report["meta"]["index_fingerprint"]
     assert report["settings"]["index_dir"] == str(real_settings.index_dir)
     assert set(report["by_kind"]) == {p["kind"] for p in picks}
+
+
+def test_decide_probe_summary_counts_each_way_of_combining_the_two_decisions():
+    from eval.decide_probe import summary
+
+    rows = [{"unanswerable": True, "ext_refused": True, "llm_no": False},
+            {"unanswerable": True, "ext_refused": False, "llm_no": True},
+            {"unanswerable": False, "ext_refused": False, "llm_no": True},
+            {"unanswerable": False, "ext_refused": False, "llm_no": False}]
+    table = summary(rows)
+    assert table["extractive alone"] == {"refusal_recall": 0.5, "false_refusals": 0.0}
+    assert table["either refuses (LLM mode)"] == {"refusal_recall": 1.0, "false_refusals": 0.5}
+    assert table["both refuse"] == {"refusal_recall": 0.0, "false_refusals": 0.0}
+    assert table["model alone"] == {"refusal_recall": 0.5, "false_refusals": 0.5}
