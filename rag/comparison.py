@@ -29,11 +29,11 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
     lacking: list[str] = []
     lead: dict[int, str] = {}
     question_words = asking(question)  # the asking sentence scores each side's sentences
+    known = ans.given(question, names, ask)
     for s in subjects:
         allowed = {i for i, p in enumerate(passages) if s.key in p.about and _only_about(p, s, subjects)}
         cands = candidates(question_words, qvec, passages, idf, allowed, {s.key})
         # The side is named, so its sentences are on topic: holding the asked type is enough.
-        known = ans.given(question, names, ask)
         good = [c for c in cands if holds_slot(ans.blank(c.sentence, known), ask)] if ask.slot else cands
         if not good:  # say that this side lacks it, then what its own passages do say (cited)
             lacking.append(s.name)

@@ -96,7 +96,6 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
     # the subject's institutions count too: "the Leiden work on …" names where it comes from (its authors' names
     # do not: "what other papers has X, its author, published" asks about the person, which no passage covers)
     written = [_written(passages[i]) for i in allowed] if subject or years else []
-    scope = fold(" ".join(written))
     if subject:  # without a subject, a name missing from the passages is a retrieval miss, not an absent detail
         # a name held by any of the subject's passages is there, whichever kind of document the question scopes
         # to ("The notes say X fused A + B. Per its abstract, how …?": A and B are in the notes)
@@ -109,7 +108,7 @@ def compose_answer(question: str, qvec: np.ndarray, passages: list[Passage], sub
             other, passages = side
             return compare(question, qvec, passages, [subject, other], ask, idf)
     else:  # a year the question is about, in none of the passages: "Which city hosted MLSys 2025?"
-        years = sorted(y for y in years if y not in numbers_in(scope)) if years else []
+        years = sorted(y for y in years if y not in numbers_in(fold(" ".join(written)))) if years else []
         if years:
             missing = f"The documents don't mention {ans._join(years)}."
             return Composed(missing, [], True, f"Refused: {missing}")

@@ -127,7 +127,8 @@ def sentence_context(p: Passage, sentence: str) -> frozenset[str]:
     passage's that it uses ("CR1 inference's VRAM demand" is about Cosmos-Reason-1)."""
     if p.short_forms is None:
         p.short_forms = short_forms(p.hit.chunk.text)
-    used = [words for short, words in p.short_forms.items() if re.search(rf"\b{re.escape(short)}\b", sentence)]
+    used = [words for short, words in p.short_forms.items()
+            if short in sentence and re.search(rf"\b{re.escape(short)}\b", sentence)]
     return title_tokens(p).union(*used) if used else title_tokens(p)
 
 
