@@ -295,7 +295,8 @@ def test_a_part_is_answered_by_a_sentence_that_says_it_not_one_that_borrows_its_
     import numpy as np
 
     from rag.answer import Candidate
-    from rag.extractive import Passage, _cover_parts
+    from rag.extractive import Passage
+    from rag.multipart import cover_parts
     from rag.types import Chunk, Hit
 
     sentences = ["FooDec reaches a 5.5x speed-up over standard decoding.",
@@ -305,7 +306,7 @@ def test_a_part_is_answered_by_a_sentence_that_says_it_not_one_that_borrows_its_
     passage = Passage(Hit(chunk, 1.0), sentences, np.zeros((3, 4), dtype=np.float32), frozenset({"poster:1"}),
                       "poster:1")
     cands = [Candidate(0, s, score, 0.5, 0.5) for s, score in zip(sentences, (0.8, 0.7, 0.5))]
-    chosen = _cover_parts("What kind of drafter does FooDec use, and what speed-up over standard decoding does it "
+    chosen = cover_parts("What kind of drafter does FooDec use, and what speed-up over standard decoding does it "
                           "report?", cands[:2], cands, [passage], ["FooDec"], lambda t: 1.0, limit=3)
     assert cands[2] in chosen and cands[0] in chosen
 
