@@ -10,6 +10,7 @@ from . import answerable as ans
 from .answer import Candidate, slot_first, select
 from .heuristics import WEIGHTS
 from .intents import Asked, asking, holds_slot
+from .multipart import cover_parts
 from .passage import Composed, Passage, Subject, candidates, compose_chosen, refusal
 from .text import content_tokens, fold
 
@@ -51,7 +52,10 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
                     pick.slot == "number" and reports_result(c.sentence), ans.coverage(focus, own, idf), c.score)
 
         lead_sentence = max(good, key=lead_key)
-        chosen += [lead_sentence, *[c for c in side if c != lead_sentence]][:max(len(side), 1)]
+        mine = [lead_sentence, *[c for c in side if c != lead_sentence]][:max(len(side), 1)]
+        if ask.multipart:  # "what hardware does each target, and what speedup does each report?"
+            mine = cover_parts(question, mine, cands, passages, names, idf, WEIGHTS.compare_per_side + 1)
+        chosen += mine
     if len(lacking) == len(subjects):
         missing = f"The documents don't say {ans.focus_phrase(question, focus) or 'this'} for " \
                   f"{ans._join([s.name for s in subjects])}."

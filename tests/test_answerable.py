@@ -395,3 +395,35 @@ def test_a_compared_side_leads_with_the_figure_of_the_asked_quantity():
     question = "For long reasoning traces, which claims the bigger throughput gain: FooGen or BarKV?"
     composed = compare(question, np.zeros(4, dtype=np.float32), [a, b], subjects, asked(question), lambda t: 1.0)
     assert "2.13×" in composed.text and "1.7×" in composed.text
+
+
+def _fake_passage(key: str, name: str, sentences: list[str]):
+    import numpy as np
+
+    from rag.extractive import Passage
+    from rag.types import Chunk, Hit
+
+    chunk = Chunk(key, "poster", f"{name}: A System", " ".join(sentences), {"name": name})
+    return Passage(Hit(chunk, 1.0), sentences, np.zeros((len(sentences), 4), dtype=np.float32),
+                   frozenset({key}), key)
+
+
+def _compare(question: str, passages: list) -> str:
+    import numpy as np
+
+    from rag.comparison import compare
+    from rag.extractive import Subject
+
+    subjects = [Subject(p.owner, p.hit.chunk.metadata["name"], (p.hit.chunk.metadata["name"],)) for p in passages]
+    return compare(question, np.zeros(4, dtype=np.float32), passages, subjects, asked(question), lambda t: 1.0).text
+
+
+def test_each_compared_side_answers_every_part_of_a_two_part_question():
+    """Side B's two best-scored sentences both answer the first part; its figure answers the second."""
+    a = _fake_passage("poster:1", "FooGen", ["FooGen targets Trainium kernels.", "FooGen reaches a 2.1× speedup."])
+    b = _fake_passage("poster:2", "BarOpt", ["BarOpt targets H100 GPU kernels written by agents.",
+                                             "BarOpt agents target H100 GPU kernels in PyTorch.",
+                                             "The best result is 2.88× on average."])
+    text = _compare("What hardware does each of FooGen and BarOpt target, and what speedup does each report?",
+                    [a, b])
+    assert "2.1×" in text and "2.88×" in text and "H100" in text
