@@ -43,6 +43,9 @@ def compare(question: str, qvec: np.ndarray, passages: list[Passage], subjects: 
                 lead[len(chosen)] = f"The documents don't report this for {s.name}; they say:"
                 chosen += said
             continue
+        if not _ASKS_PROBLEM.search(question):  # what a system does, not the prior work's problem it starts from
+            cands = [c for c in cands if not states_problem(c.sentence)] or cands
+            good = [c for c in good if not states_problem(c.sentence)] or good
         side = slot_first(select(good, WEIGHTS.compare_per_side), good, pick, known)
         # the side's lead sentence holds the asked type and, in its own words, the asked quantity, then most of
         # what is asked ("which claims the bigger throughput gain": its throughput figure, not its accuracy figure)
@@ -73,6 +76,17 @@ _RESULT = re.compile(r"\b(?:reduc|improv|achiev|outperform|deliver|speeds? up|sa
                      r"attain|enabl)\w*", re.I)
 _PROBLEM = re.compile(r"^\W*(?:while|however|although|though|but|existing|current|prior|traditional|unfortunately)\b"
                       r"|\b(?:incur\w*|suffer\w*|bottleneck\w*|inflat\w*)\b", re.I)
+# "… to address bottleneck (1)": a sentence naming the problem in order to say how it is solved
+_SOLVES = re.compile(r"\b(?:address|tackl|solv|overcom|mitigat|allevia|eliminat|avoid)\w*", re.I)
+# A question about the problem itself wants those sentences. Dev: on the 8 compare answers that changed, each side's
+# problem sentence ("However, these indices require storing …") gave way to what the system does; no metric moved.
+_ASKS_PROBLEM = re.compile(r"\b(?:problems?|challenges?|motivat\w*|limitations?|bottlenecks?|issues?|gaps?|"
+                           r"shortcomings?|why)\b", re.I)
+
+
+def states_problem(sentence: str) -> bool:
+    """Whether a sentence states the problem a system starts from ("However, existing …") and not its answer."""
+    return bool(_PROBLEM.search(sentence)) and not _SOLVES.search(sentence)
 
 
 def reports_result(sentence: str) -> bool:

@@ -427,3 +427,24 @@ def test_each_compared_side_answers_every_part_of_a_two_part_question():
     text = _compare("What hardware does each of FooGen and BarOpt target, and what speedup does each report?",
                     [a, b])
     assert "2.1×" in text and "2.88×" in text and "H100" in text
+
+
+def test_a_compared_side_says_what_it_does_not_the_problem_it_starts_from():
+    a = _fake_passage("poster:1", "FooKV", ["However, KV caches grow with context and use much memory.",
+                                            "FooKV compresses KV caches with learned codes."])
+    b = _fake_passage("poster:2", "BarKV", ["BarKV evicts KV cache pages that attention ignores."])
+    text = _compare("How do FooKV and BarKV reduce KV cache memory?", [a, b])
+    assert "learned codes" in text and "However" not in text
+    asked_problem = _compare("What problem with KV cache memory do FooKV and BarKV each address?", [a, b])
+    assert "However, KV caches grow" in asked_problem  # asked for the problem: it is the answer
+
+
+@pytest.mark.parametrize("sentence, problem", [
+    ("However, these indices require storing high-dimensional embeddings.", True),
+    ("The KV cache is a dominant memory bottleneck for LLM inference.", True),
+    ("It leverages a diffusion drafter to address bottleneck (1).", False),
+    ("FooKV compresses KV caches with learned codes.", False),
+])
+def test_a_problem_statement_is_told_from_a_sentence_that_solves_it(sentence, problem):
+    from rag.comparison import states_problem
+    assert states_problem(sentence) is problem
