@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bump when chunking or index layout changes in a way that invalidates old indexes.
-CHUNKER_VERSION = "7"
+CHUNKER_VERSION = "8"
 
 
 class RetrievalSettings(BaseModel):

@@ -8,6 +8,9 @@ from .types import Chunk
 
 _MIN_CHARS = 12
 _TAGS_ONLY = re.compile(r"(?:[#@.][\w.]+\s*)+")
+# A line that is one field of a record whose first line names it: a lone handle or a lone count ("@cnn",
+# "61.9M followers" under "CNN"). It joins the line above, so that "CNN, @cnn, 61.9M followers" is one sentence.
+_FIELD = re.compile(r"@\w+|[\d.,]+\s?[KMBk]?\+?\s+[a-z]+", re.I)
 
 
 def _join(items: list[str]) -> str:
@@ -32,6 +35,9 @@ def chunk_sentences(chunk: Chunk) -> list[str]:
     by_line = bool(chunk.metadata.get("line_sentences"))  # the source says each line is a sentence (tweets)
     for line in chunk.text.splitlines():
         line = line.strip()
+        if out and by_line and _FIELD.fullmatch(line) and not out[-1].endswith((".", "!", "?", ":")):
+            out[-1] = f"{out[-1]}, {line}"
+            continue
         if not line or _TAGS_ONLY.fullmatch(line):
             continue
         bullet = line.startswith(("-", "•"))

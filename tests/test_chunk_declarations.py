@@ -31,6 +31,15 @@ def test_line_sentences_is_a_declaration_not_a_kind():
     assert chunk_sentences(lines) == ["We ship it today. Try it now, it is free."]
 
 
+def test_a_record_line_that_is_only_a_handle_or_a_count_joins_the_line_that_names_it():
+    text = "Most popular users\nNews Network\n@newsnet\n61.9M followers\nSpace Agency\n@agency\n9M followers\n#Tags #Only"
+    lines = Chunk("t:4", "tweet", "accounts", text, {"line_sentences": True})
+    assert chunk_sentences(lines) == ["Most popular users", "News Network, @newsnet, 61.9M followers",
+                                      "Space Agency, @agency, 9M followers"]
+    prose = Chunk("t:5", "note", "accounts", "It ships to every user.\n61.9M followers", {})
+    assert chunk_sentences(prose) == ["It ships to every user.", "61.9M followers"]  # only where each line is a sentence
+
+
 def test_mlsys_sources_declare_rows_labels_and_line_sentences(tmp_path):
     import json
 
