@@ -437,14 +437,3 @@ def test_a_compared_side_says_what_it_does_not_the_problem_it_starts_from():
     assert "learned codes" in text and "However" not in text
     asked_problem = _compare("What problem with KV cache memory do FooKV and BarKV each address?", [a, b])
     assert "However, KV caches grow" in asked_problem  # asked for the problem: it is the answer
-
-
-@pytest.mark.parametrize("sentence, problem", [
-    ("However, these indices require storing high-dimensional embeddings.", True),
-    ("The KV cache is a dominant memory bottleneck for LLM inference.", True),
-    ("It leverages a diffusion drafter to address bottleneck (1).", False),
-    ("FooKV compresses KV caches with learned codes.", False),
-])
-def test_a_problem_statement_is_told_from_a_sentence_that_solves_it(sentence, problem):
-    from rag.comparison import states_problem
-    assert states_problem(sentence) is problem

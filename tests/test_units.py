@@ -134,3 +134,14 @@ def test_candidates_keep_a_tweets_first_person_only_when_no_system_is_asked():
 def test_a_comparison_leads_with_what_a_system_achieves_not_its_problem(sentence, result):
     from rag.comparison import reports_result
     assert reports_result(sentence) is result
+
+
+@pytest.mark.parametrize("sentence, problem", [
+    ("However, these indices require storing high-dimensional embeddings.", True),
+    ("The KV cache is a dominant memory bottleneck for LLM inference.", True),
+    ("It leverages a diffusion drafter to address bottleneck (1).", False),
+    ("FooKV compresses KV caches with learned codes.", False),
+])
+def test_a_problem_statement_is_told_from_a_sentence_that_solves_it(sentence, problem):
+    from rag.comparison import states_problem
+    assert states_problem(sentence) is problem
